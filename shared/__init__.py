@@ -1,0 +1,1 @@
+"""Ion platform core: models, settings, providers, dispatch, reconcile and the local runtime."""

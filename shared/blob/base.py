@@ -1,0 +1,47 @@
+"""The blob interface every store (filesystem, Azure Blob Storage) implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path, PurePosixPath
+
+from shared.errors import InvalidName
+
+
+def check_blob_name(name: str) -> str:
+    """Blob names are relative POSIX paths that stay inside the store."""
+    if not name or name.startswith("/") or "\\" in name or "\x00" in name:
+        raise InvalidName(f"blob name {name!r} must be a non-empty relative path")
+    parts = PurePosixPath(name).parts
+    if any(part in ("..", ".") for part in parts) or name.endswith("/"):
+        raise InvalidName(f"blob name {name!r} must not contain '.', '..' or end with '/'")
+    return name
+
+
+def blob_name(correlation_id: str, event_id: str, module: str, relative_path: str) -> str:
+    """Where a module's output file lives: correlation/event/module/relative-path."""
+    return check_blob_name(f"{correlation_id}/{event_id}/{module}/{relative_path}")
+
+
+class BlobStore(ABC):
+    @abstractmethod
+    def put(self, path: Path, name: str) -> str:
+        """Stream the local file at `path` into blob `name` (overwriting); returns its URL."""
+
+    @abstractmethod
+    def get(self, name: str, path: Path) -> None:
+        """Stream blob `name` into the local file `path` (parents created). NotFound if missing."""
+
+    @abstractmethod
+    def url(self, name: str) -> str:
+        """The URL recorded in event contexts for blob `name`."""
+
+    @abstractmethod
+    def name_from_url(self, url: str) -> str:
+        """The blob name behind a URL this store produced; InvalidName for a foreign URL."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,7 @@
+"""`ion sidecar`."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Adds the command to the ion app."""

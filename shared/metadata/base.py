@@ -1,0 +1,64 @@
+"""The metadata interface every store (SQLite, in-memory, MongoDB, Cosmos DB) implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from shared.models import EventContext, Insight, JobRecord
+
+
+class Conflict(Exception):
+    """A job record changed since it was read (optimistic concurrency on `version`)."""
+
+
+class MetadataStore(ABC):
+    # Event contexts (keyed by event id)
+    @abstractmethod
+    def put_event_context(self, context: EventContext) -> None:
+        """Insert or replace; a republished child event (same id) overwrites with the same content."""
+
+    @abstractmethod
+    def get_event_context(self, event_id: str) -> EventContext | None: ...
+
+    @abstractmethod
+    def event_contexts(self, correlation_id: str) -> list[EventContext]:
+        """All event contexts of one workflow, oldest first."""
+
+    # Insights (keyed by execution id)
+    @abstractmethod
+    def put_insight(self, insight: Insight) -> None:
+        """Insert or replace by execution id."""
+
+    @abstractmethod
+    def insights(self, correlation_id: str) -> list[Insight]: ...
+
+    # Job records (keyed by job id)
+    @abstractmethod
+    def create_job(self, record: JobRecord) -> bool:
+        """Create if absent, atomically; True if this call created it, False if it already existed."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    @abstractmethod
+    def update_job(self, record: JobRecord) -> JobRecord:
+        """Replace the record if its `version` is still the stored one; returns it with version + 1.
+
+        Raises Conflict if someone else updated it first, NotFound if it does not exist.
+        """
+
+    @abstractmethod
+    def jobs(self, correlation_id: str) -> list[JobRecord]:
+        """All job records of one workflow, oldest first."""
+
+    @abstractmethod
+    def active_jobs(self, limit: int = 1000) -> list[JobRecord]:
+        """Jobs pending or running, oldest first (what the reconciler polls)."""
+
+    @abstractmethod
+    def jobs_due_cleanup(self, finished_before: datetime, limit: int = 100) -> list[JobRecord]:
+        """Finished jobs (succeeded, failed, dead-lettered) not cleaned up, finished before the time."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
