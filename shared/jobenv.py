@@ -7,7 +7,7 @@ from shared.settings import IonSettings
 
 # Settings a sidecar needs to reach the providers, by kind. Secret ones are kept apart so container
 # executors can put them in a Secret / secure variable instead of the spec.
-_PLAIN_SETTINGS = {
+PLAIN_SETTING_NAMES = {
     "ION_MESSAGING": "messaging",
     "ION_METADATA": "metadata",
     "ION_BLOB": "blob",
@@ -21,7 +21,7 @@ _PLAIN_SETTINGS = {
     "ION_MAX_DELIVERY_COUNT": "max_delivery_count",
     "ION_SIDECAR_GRACE_SECONDS": "sidecar_grace_seconds",
 }
-_SECRET_SETTINGS = {
+SECRET_SETTING_NAMES = {
     "SERVICEBUS_CONNECTION_STRING": "servicebus_connection_string",
     "MONGODB_URI": "mongodb_uri",
     "COSMOS_KEY": "cosmos_key",
@@ -32,13 +32,13 @@ _SECRET_SETTINGS = {
 def provider_environment(settings: IonSettings) -> tuple[dict[str, str], dict[str, str]]:
     """(plain, secret) environment variables that point a sidecar at the same providers."""
     plain: dict[str, str] = {}
-    for name, attr in _PLAIN_SETTINGS.items():
+    for name, attr in PLAIN_SETTING_NAMES.items():
         value = getattr(settings, attr)
         if value is not None:
             plain[name] = str(value)
     plain["ION_HOME"] = str(settings.home_dir)
     secret: dict[str, str] = {}
-    for name, attr in _SECRET_SETTINGS.items():
+    for name, attr in SECRET_SETTING_NAMES.items():
         value = getattr(settings, attr)
         if value is not None:
             secret[name] = value.get_secret_value()

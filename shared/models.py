@@ -280,6 +280,7 @@ class Attempt(BaseModel):
     finished_at: datetime | None = None
     exit_code: int | None = None
     reason: str | None = None
+    lost: bool = False  # the executor lost the attempt (e.g. restarted): relaunched without using a retry
     logs: dict[str, str] = Field(default_factory=dict)  # "stdout"/"stderr" -> blob URL
 
 

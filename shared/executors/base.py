@@ -41,6 +41,8 @@ class ExecutionStatus:
 
 class Executor(ABC):
     name: str
+    # How long an attempt may look UNKNOWN after launch before it counts as lost (cloud APIs can lag).
+    lost_after_seconds: float = 120.0
 
     @abstractmethod
     def launch(self, job: JobLaunch) -> None:
