@@ -1,7 +1,268 @@
-"""`ion sidecar`."""
+"""`ion sidecar`: the sidecar a job runs beside its module, or a development sidecar for module authors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shlex
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+
+from shared.blob.base import blob_name
+from shared.contract import SidecarConfig
+from shared.ids import job_id, new_event_id, new_secret
+from shared.models import EventContext
+from shared.providers import Providers
+from shared.settings import IonSettings
+
+log = logging.getLogger("ion.sidecar")
+
+# Blob "module" for files given with --file: not a valid module name, so it never meets a real one.
+DEV_INPUT_PRODUCER = "_input"
+
+HELP = """Run a sidecar: the module contract (/ready, /done, /healthz) on 127.0.0.1.
+
+Without --development (what the sidecar image runs), the job comes from the environment the executor
+sets (SHARED_SECRET, SIDECAR_PORT, SIDECAR_BASE_DIR, ION_EVENT_ID, ION_CORRELATION_ID, ION_EVENT_TYPE,
+ION_MODULE_NAME, ION_JOB_ID, ION_ATTEMPT, ION_PUBLISHES, ION_SIDECAR_GRACE_SECONDS) and the providers
+from ION_MESSAGING, ION_METADATA and ION_BLOB. It exits 0 after a successful /done and the grace period.
+
+With --development it runs on the embedded providers under ION_HOME (SQLite and a blob folder, whatever
+ION_MESSAGING etc. say), creates an input event from --event-type, --data and --file, and prints the
+environment a module needs on stdout, one line each, then a line `ready` once it accepts connections:
+
+\b
+    export SIDECAR_PORT=8080
+    export SIDECAR_BASE_DIR=/home/me/.ion/dev/20240101-120000-1a2b3c4d
+    export SHARED_SECRET=...
+    export ION_EVENT_ID=...
+    export ION_CORRELATION_ID=...
+    export ION_EVENT_TYPE=dev
+    export ION_MODULE_NAME=dev
+    ready
+
+Values are quoted for a POSIX shell only when they need it. Logs go to stderr.
+"""
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _config_problem(error: ValidationError) -> str:
+    # Name the variable and the problem, never the value: SHARED_SECRET is one of them.
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        alias = SidecarConfig.model_fields.get(field)
+        name = alias.validation_alias if alias and isinstance(alias.validation_alias, str) else field
+        problems.append(f"{name}: {item['msg']}")
+    return "; ".join(problems)
+
+
+async def _serve_until_signal(
+    config: SidecarConfig,
+    providers: Providers,
+    host: str,
+    *,
+    on_listening: object = None,
+    exit_after_done: bool = True,
+) -> bool:
+    from sidecar.server import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await serve(
+            config, providers, host=host, shutdown=stop,
+            on_listening=on_listening if callable(on_listening) else None,
+            exit_after_done=exit_after_done,
+        )
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def run_standalone(host: str = "127.0.0.1") -> int:
+    """The sidecar of one job, configured from the environment; 0 after a successful /done."""
+    _configure_logging()
+    try:
+        config = SidecarConfig()  # filled from the environment
+    except ValidationError as error:
+        print(f"ion sidecar: invalid environment: {_config_problem(error)}", file=sys.stderr)
+        return 2
+    providers = Providers.open(IonSettings())
+    try:
+        finished = asyncio.run(_serve_until_signal(config, providers, host))
+    finally:
+        providers.close()
+    # Stopped by a signal before /done: report it like a process killed by SIGTERM.
+    return 0 if finished else 128 + signal.SIGTERM
+
+
+def _parse_data(items: list[str]) -> dict[str, str]:
+    data: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r} must be KEY=VALUE", param_hint="--data")
+        data[key] = value
+    return data
+
+
+def _input_files(items: list[str]) -> dict[str, Path]:
+    """--file PATH or NAME=PATH; a folder brings every file under it, below its own name."""
+    files: dict[str, Path] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or Path(item).exists():
+            name, raw = "", item
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise typer.BadParameter(f"{raw!r} does not exist", param_hint="--file")
+        base = name.strip("/") or path.resolve().name
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                files[f"{base}/{child.relative_to(path).as_posix()}"] = child
+        else:
+            files[base] = path
+    return files
+
+
+def _development_input(
+    providers: Providers, event_type: str, data: dict[str, str], files: dict[str, Path]
+) -> EventContext:
+    event_id = new_event_id()
+    urls = {
+        name: providers.blob.put(path, blob_name(event_id, event_id, DEV_INPUT_PRODUCER, name))
+        for name, path in files.items()
+    }
+    context = EventContext(id=event_id, type=event_type, correlation_id=event_id, data=data, files=urls)
+    providers.metadata.put_event_context(context)
+    return context
+
+
+def _print_environment(config: SidecarConfig, port: int) -> None:
+    values = {
+        "SIDECAR_PORT": str(port),
+        "SIDECAR_BASE_DIR": str(config.base_dir),
+        # The author's own development secret: printed here and nowhere else.
+        "SHARED_SECRET": config.shared_secret.get_secret_value(),
+        "ION_EVENT_ID": config.event_id,
+        "ION_CORRELATION_ID": config.correlation_id,
+        "ION_EVENT_TYPE": config.event_type,
+        "ION_MODULE_NAME": config.module,
+    }
+    for name, value in values.items():
+        print(f"export {name}={shlex.quote(value)}")
+    print("ready", flush=True)
+
+
+def run_development(
+    *,
+    host: str,
+    port: int,
+    base_dir: Path | None,
+    secret: str | None,
+    module: str,
+    publishes: list[str] | None,
+    event_type: str,
+    data: dict[str, str],
+    files: dict[str, Path],
+    keep_running: bool,
+) -> int:
+    _configure_logging()
+    embedded = {"messaging": "sqlite", "metadata": "sqlite", "blob": "filesystem"}
+    settings = IonSettings().model_copy(update=embedded)
+    settings.home_dir.mkdir(parents=True, exist_ok=True)
+    providers = Providers.open(settings)
+    try:
+        context = _development_input(providers, event_type, data, files)
+        if base_dir is None:
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            base_dir = settings.home_dir / "dev" / f"{stamp}-{context.id[:8]}"
+        base_dir.mkdir(parents=True, exist_ok=True)
+        config = SidecarConfig(
+            shared_secret=secret or new_secret(),
+            port=port,
+            base_dir=base_dir.resolve(),
+            event_id=context.id,
+            correlation_id=context.correlation_id,
+            event_type=context.type,
+            module=module,
+            job_id=job_id(context.id, module),
+            attempt=1,
+            publishes=publishes,
+        )
+        finished = asyncio.run(_serve_until_signal(
+            config, providers, host,
+            on_listening=lambda real_port: _print_environment(config, real_port),
+            exit_after_done=not keep_running,
+        ))
+    finally:
+        providers.close()
+    return 0 if finished or keep_running else 128 + signal.SIGTERM
 
 
 def register(app: typer.Typer) -> None:
-    """Adds the command to the ion app."""
+    """Adds `ion sidecar` to the ion app."""
+
+    @app.command("sidecar", help=HELP)
+    def sidecar(
+        development: Annotated[
+            bool, typer.Option("--development", help="Embedded providers, for module authors.")
+        ] = False,
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[
+            int, typer.Option(min=0, max=65535, help="[development] Port; 0 picks a free one.")
+        ] = 8080,
+        base_dir: Annotated[
+            Path | None,
+            typer.Option("--base-dir",
+                         help="[development] Shared directory (default: new, under ION_HOME/dev/)."),
+        ] = None,
+        secret: Annotated[
+            str | None,
+            typer.Option(envvar="SHARED_SECRET", show_envvar=False,
+                         help="[development] Shared secret (default: $SHARED_SECRET or a new random one)."),
+        ] = None,
+        module: Annotated[str, typer.Option(help="[development] Module name.")] = "dev",
+        publishes: Annotated[
+            str | None,
+            typer.Option(help="[development] Comma-separated event types the module may publish "
+                              "(default: any)."),
+        ] = None,
+        event_type: Annotated[
+            str, typer.Option("--event-type", help="[development] Type of the input event.")
+        ] = "dev",
+        data: Annotated[
+            list[str] | None, typer.Option("--data", "-d", help="[development] Input event data KEY=VALUE.")
+        ] = None,
+        file: Annotated[
+            list[str] | None,
+            typer.Option("--file", "-f",
+                         help="[development] Input file PATH or NAME=PATH (a folder brings its files)."),
+        ] = None,
+        keep_running: Annotated[
+            bool, typer.Option("--keep-running", help="[development] Do not exit after /done.")
+        ] = False,
+    ) -> None:
+        if not development:
+            raise typer.Exit(run_standalone(host))
+        allowed = None if publishes is None else [p.strip() for p in publishes.split(",") if p.strip()]
+        code = run_development(
+            host=host, port=port, base_dir=base_dir, secret=secret, module=module, publishes=allowed,
+            event_type=event_type, data=_parse_data(data or []), files=_input_files(file or []),
+            keep_running=keep_running,
+        )
+        raise typer.Exit(code)

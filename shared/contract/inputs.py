@@ -1,0 +1,73 @@
+"""`/ready`: put the triggering event's files and data into `in/` for the module."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from shared.contract.config import SidecarConfig
+from shared.contract.errors import ContractError
+from shared.contract.paths import inside, normalize, relative_path_problem
+from shared.errors import InvalidName, NotFound
+from shared.models import EventContext
+from shared.providers import Providers
+
+log = logging.getLogger("ion.sidecar")
+
+
+def prepare_inputs(config: SidecarConfig, providers: Providers) -> EventContext:
+    """Download the event's files into in/data/, write in/meta.json and in/event.json.
+
+    Blocking (provider calls); the app runs it in a thread. Raises ContractError (500) when the
+    event context or one of its files cannot be read, so the module may call /ready again.
+    """
+    context = providers.metadata.get_event_context(config.event_id)
+    if context is None:
+        raise ContractError(500, f"event {config.event_id}: no event context in the metadata store")
+    data_dir = config.in_dir / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (config.out_dir / "data").mkdir(parents=True, exist_ok=True)
+    (config.out_dir / "events").mkdir(parents=True, exist_ok=True)
+
+    for name, url in sorted(context.files.items()):
+        problem = relative_path_problem(name)
+        target = data_dir / normalize(name) if problem is None else data_dir
+        if problem is not None or not inside(target.parent, data_dir):
+            raise ContractError(500, f"event {context.id}: file name {name!r} {problem or 'leaves in/data'}")
+        try:
+            blob = providers.blob.name_from_url(url)
+            providers.blob.get(blob, target)
+        except (InvalidName, NotFound) as error:
+            problem = f"file {name!r} cannot be downloaded: {error}"
+            raise ContractError(500, f"event {context.id}: {problem}") from error
+        log.info("in/data/%s downloaded", normalize(name))
+
+    meta_path = config.in_dir / "meta.json"
+    if context.data:
+        _write_json(meta_path, [{"key": k, "value": v} for k, v in context.data.items()])
+    else:
+        meta_path.unlink(missing_ok=True)
+    _write_json(config.in_dir / "event.json", event_document(context))
+    return context
+
+
+def event_document(context: EventContext) -> dict[str, Any]:
+    """in/event.json: the whole event, data as an object and files as their relative names."""
+    return {
+        "id": context.id,
+        "type": context.type,
+        "correlation_id": context.correlation_id,
+        "parent_event_id": context.parent_event_id,
+        "created_at": context.created_at.isoformat(),
+        "data": dict(context.data),
+        "files": sorted(normalize(name) for name in context.files),
+    }
+
+
+def _write_json(path: Path, document: Any) -> None:
+    # Write then rename: a module never sees half a file.
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    partial.replace(path)
