@@ -1,0 +1,1 @@
+"""Fakes of cloud SDK client objects, for services with no local emulator (named Fake*)."""
