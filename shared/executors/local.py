@@ -79,7 +79,7 @@ class _SidecarHost:
         from shared.contract.config import SidecarConfig
         from sidecar.server import serve
 
-        config = SidecarConfig.from_mapping({**env, "SHARED_SECRET": secret, "SIDECAR_PORT": "0"})
+        config = SidecarConfig.model_validate({**env, "SHARED_SECRET": secret, "SIDECAR_PORT": "0"})
         listening: Future[int] = Future()
         shutdown_holder: dict[str, asyncio.Event] = {}
 
