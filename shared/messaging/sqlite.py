@@ -203,9 +203,7 @@ class SqliteBus(MessageBus):
 
     def _prune_seen(self, db: sqlite3.Connection, cutoff: float) -> None:
         # Ids are inserted in time order, so the oldest rows are the first rowids: bounded work.
-        rows = db.execute(
-            "SELECT id, seen_at FROM seen_ids ORDER BY id LIMIT ?", (_PRUNE_BATCH,)
-        ).fetchall()
+        rows = db.execute("SELECT id, seen_at FROM seen_ids ORDER BY id LIMIT ?", (_PRUNE_BATCH,)).fetchall()
         expired = [row_id for row_id, seen_at in rows if seen_at < cutoff]
         if expired:
             db.execute("DELETE FROM seen_ids WHERE id <= ? AND seen_at < ?", (max(expired), cutoff))
@@ -246,9 +244,11 @@ class SqliteBus(MessageBus):
                     break
 
     def _max_delivery_count(self, subscription: str) -> int:
-        row = self._db().execute(
-            "SELECT max_delivery_count FROM subscriptions WHERE name = ?", (subscription,)
-        ).fetchone()
+        row = (
+            self._db()
+            .execute("SELECT max_delivery_count FROM subscriptions WHERE name = ?", (subscription,))
+            .fetchone()
+        )
         if row is None:
             raise NotFound(
                 f"subscription {subscription!r} does not exist; create it with ensure_subscription"
@@ -256,10 +256,14 @@ class SqliteBus(MessageBus):
         return int(row[0])
 
     def _next_lock_expiry(self, subscription: str) -> float | None:
-        row = self._db().execute(
-            "SELECT min(locked_until) FROM messages WHERE subscription = ? AND locked_until > ?",
-            (subscription, time.time()),
-        ).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "SELECT min(locked_until) FROM messages WHERE subscription = ? AND locked_until > ?",
+                (subscription, time.time()),
+            )
+            .fetchone()
+        )
         return None if row is None or row[0] is None else float(row[0])
 
     def _receive_once(
@@ -377,11 +381,15 @@ class SqliteBus(MessageBus):
         )
 
     def dead_letters(self, subscription: str) -> list[DeadLetter]:
-        rows = self._db().execute(
-            "SELECT message_id, topic, reason, delivery_count, body, dead_lettered_at"
-            " FROM dead_letters WHERE subscription = ? ORDER BY seq",
-            (subscription,),
-        ).fetchall()
+        rows = (
+            self._db()
+            .execute(
+                "SELECT message_id, topic, reason, delivery_count, body, dead_lettered_at"
+                " FROM dead_letters WHERE subscription = ? ORDER BY seq",
+                (subscription,),
+            )
+            .fetchall()
+        )
         return [
             DeadLetter(
                 message_id=message_id,

@@ -1,0 +1,261 @@
+"""The embedded metadata store: event contexts, insights and job records in one SQLite file.
+
+Records are stored as their JSON (pydantic) with indexed columns for what is queried. Several
+threads and processes may share the file: WAL journal, one connection per thread, short write
+transactions and a busy timeout. Job updates use optimistic concurrency on `version`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+
+from shared.errors import NotFound
+from shared.metadata.base import Conflict, MetadataStore
+from shared.models import EventContext, Insight, JobRecord, JobStatus
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS event_contexts (
+    event_id TEXT PRIMARY KEY,
+    correlation_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS event_contexts_correlation ON event_contexts (correlation_id, created_at);
+CREATE TABLE IF NOT EXISTS insights (
+    execution_id TEXT PRIMARY KEY,
+    correlation_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS insights_correlation ON insights (correlation_id, created_at);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    correlation_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    cleaned_up INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_correlation ON jobs (correlation_id, created_at);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
+CREATE INDEX IF NOT EXISTS jobs_cleanup ON jobs (cleaned_up, finished_at);
+"""
+
+ACTIVE_STATUSES = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
+# Finished attempts that may leave executor resources behind (a skipped job never launched).
+CLEANUP_STATUSES = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.DEAD_LETTERED.value)
+
+
+def timestamp(moment: datetime) -> float:
+    """Seconds since the epoch; a naive datetime is taken as UTC."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def finished_timestamp(record: JobRecord) -> float | None:
+    if record.status.value not in CLEANUP_STATUSES:
+        return None
+    return timestamp(record.finished_at or record.updated_at)
+
+
+class SqliteMetadata(MetadataStore):
+    def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        self._db().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            if self._closed:
+                raise RuntimeError(f"the metadata store at {self.path} is closed")
+            db = sqlite3.connect(
+                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+            self._set_wal(db)
+            db.execute("PRAGMA synchronous = NORMAL")
+            self._local.db = db
+            with self._connections_lock:
+                self._connections.append(db)
+        return db
+
+    def _set_wal(self, db: sqlite3.Connection) -> None:
+        # Switching the journal mode needs a lock the busy handler does not always wait for.
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            with suppress(sqlite3.Error):
+                db.close()
+        self._local = threading.local()
+
+    # -- event contexts -----------------------------------------------------------------------
+
+    def put_event_context(self, context: EventContext) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO event_contexts (event_id, correlation_id, created_at, doc) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (event_id) DO UPDATE SET correlation_id = excluded.correlation_id,"
+                " created_at = excluded.created_at, doc = excluded.doc",
+                (
+                    context.id,
+                    context.correlation_id,
+                    timestamp(context.created_at),
+                    context.model_dump_json(),
+                ),
+            )
+
+    def get_event_context(self, event_id: str) -> EventContext | None:
+        row = self._db().execute("SELECT doc FROM event_contexts WHERE event_id = ?", (event_id,)).fetchone()
+        return None if row is None else EventContext.model_validate_json(row[0])
+
+    def event_contexts(self, correlation_id: str) -> list[EventContext]:
+        rows = self._db().execute(
+            "SELECT doc FROM event_contexts WHERE correlation_id = ? ORDER BY created_at, rowid",
+            (correlation_id,),
+        )
+        return [EventContext.model_validate_json(doc) for (doc,) in rows]
+
+    # -- insights -----------------------------------------------------------------------------
+
+    def put_insight(self, insight: Insight) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO insights (execution_id, correlation_id, created_at, doc) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (execution_id) DO UPDATE SET correlation_id = excluded.correlation_id,"
+                " created_at = excluded.created_at, doc = excluded.doc",
+                (
+                    insight.execution_id,
+                    insight.correlation_id,
+                    timestamp(insight.created_at),
+                    insight.model_dump_json(),
+                ),
+            )
+
+    def insights(self, correlation_id: str) -> list[Insight]:
+        rows = self._db().execute(
+            "SELECT doc FROM insights WHERE correlation_id = ? ORDER BY created_at, rowid", (correlation_id,)
+        )
+        return [Insight.model_validate_json(doc) for (doc,) in rows]
+
+    # -- job records --------------------------------------------------------------------------
+
+    @staticmethod
+    def _job_columns(record: JobRecord) -> tuple[str, str, float | None, int, int, str]:
+        return (
+            record.correlation_id,
+            record.status.value,
+            finished_timestamp(record),
+            int(record.cleaned_up),
+            record.version,
+            record.model_dump_json(),
+        )
+
+    def create_job(self, record: JobRecord) -> bool:
+        correlation_id, status, finished_at, cleaned_up, version, doc = self._job_columns(record)
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO jobs (job_id, correlation_id, status, created_at, finished_at, cleaned_up,"
+                " version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
+                (
+                    record.job_id,
+                    correlation_id,
+                    status,
+                    timestamp(record.created_at),
+                    finished_at,
+                    cleaned_up,
+                    version,
+                    doc,
+                ),
+            )
+            return cursor.rowcount == 1
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        row = self._db().execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else JobRecord.model_validate_json(row[0])
+
+    def update_job(self, record: JobRecord) -> JobRecord:
+        updated = record.model_copy(update={"version": record.version + 1})
+        correlation_id, status, finished_at, cleaned_up, version, doc = self._job_columns(updated)
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET correlation_id = ?, status = ?, finished_at = ?, cleaned_up = ?,"
+                " version = ?, doc = ? WHERE job_id = ? AND version = ?",
+                (
+                    correlation_id,
+                    status,
+                    finished_at,
+                    cleaned_up,
+                    version,
+                    doc,
+                    record.job_id,
+                    record.version,
+                ),
+            )
+            if cursor.rowcount == 1:
+                return updated
+            row = db.execute("SELECT version FROM jobs WHERE job_id = ?", (record.job_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"job {record.job_id!r} does not exist")
+        raise Conflict(
+            f"job {record.job_id!r} was updated by someone else: "
+            f"stored version {row[0]}, this record has version {record.version}"
+        )
+
+    def jobs(self, correlation_id: str) -> list[JobRecord]:
+        rows = self._db().execute(
+            "SELECT doc FROM jobs WHERE correlation_id = ? ORDER BY created_at, rowid", (correlation_id,)
+        )
+        return [JobRecord.model_validate_json(doc) for (doc,) in rows]
+
+    def active_jobs(self, limit: int = 1000) -> list[JobRecord]:
+        rows = self._db().execute(
+            "SELECT doc FROM jobs WHERE status IN (?, ?) ORDER BY created_at, rowid LIMIT ?",
+            (*ACTIVE_STATUSES, limit),
+        )
+        return [JobRecord.model_validate_json(doc) for (doc,) in rows]
+
+    def jobs_due_cleanup(self, finished_before: datetime, limit: int = 100) -> list[JobRecord]:
+        rows = self._db().execute(
+            "SELECT doc FROM jobs WHERE cleaned_up = 0 AND finished_at IS NOT NULL AND finished_at < ?"
+            " ORDER BY finished_at, rowid LIMIT ?",
+            (timestamp(finished_before), limit),
+        )
+        return [JobRecord.model_validate_json(doc) for (doc,) in rows]
