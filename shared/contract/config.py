@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,6 +46,15 @@ class SidecarConfig(BaseSettings):
         if not self.job_id:
             self.job_id = derive_job_id(self.event_id, self.module)
         return self
+
+    @classmethod
+    def from_mapping(cls, variables: Mapping[str, str]) -> SidecarConfig:
+        """From variables named as in the environment, ignoring the process environment.
+
+        A host running sidecars in-process (the local executor) uses this so its own environment
+        cannot leak into a job's sidecar.
+        """
+        return cls.model_validate(dict(variables))
 
     @property
     def in_dir(self) -> Path:

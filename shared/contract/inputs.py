@@ -27,9 +27,8 @@ def prepare_inputs(config: SidecarConfig, providers: Providers) -> EventContext:
     if context is None:
         raise ContractError(500, f"event {config.event_id}: no event context in the metadata store")
     data_dir = config.in_dir / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (config.out_dir / "data").mkdir(parents=True, exist_ok=True)
-    (config.out_dir / "events").mkdir(parents=True, exist_ok=True)
+    for folder in (data_dir, config.out_dir / "data", config.out_dir / "events"):
+        _make_folder(folder, config.base_dir)
 
     for name, url in sorted(context.files.items()):
         problem = relative_path_problem(name)
@@ -64,6 +63,20 @@ def event_document(context: EventContext) -> dict[str, Any]:
         "data": dict(context.data),
         "files": sorted(normalize(name) for name in context.files),
     }
+
+
+def _make_folder(folder: Path, base_dir: Path) -> None:
+    """Create a folder as open as the shared directory itself.
+
+    In a pod the module and the sidecar may run as different users on a world-writable volume;
+    out/ must stay writable for the module. Locally the job folder is private, and so are these.
+    """
+    base_dir.mkdir(parents=True, exist_ok=True)
+    missing = [p for p in (folder, *folder.parents) if base_dir in p.parents and not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    mode = base_dir.stat().st_mode & 0o777
+    for created in missing:
+        created.chmod(mode)
 
 
 def _write_json(path: Path, document: Any) -> None:
