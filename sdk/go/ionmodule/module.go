@@ -235,8 +235,11 @@ func (m *Module) WriteFile(name string, content []byte) error {
 // Publish writes out/events/<n>.json (n counts publishes from 1); the sidecar checks and
 // publishes it on Done. Files are relative to out/data. It returns the event file's path.
 func (m *Module) Publish(eventType string, files []string, data map[string]string) (string, error) {
-	m.events++
-	return m.PublishAs(strconv.Itoa(m.events), eventType, files, data)
+	written, err := m.PublishAs(strconv.Itoa(m.events+1), eventType, files, data)
+	if err == nil { // a rejected event takes no number, so numbering stays the same on a retry
+		m.events++
+	}
+	return written, err
 }
 
 // PublishAs is Publish with the event file named <name>.json. Child event ids derive from it,
