@@ -1,0 +1,112 @@
+"""The filesystem blob store beyond the conformance suite: containment, atomicity, streaming."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.blob.filesystem import FilesystemBlobStore
+from shared.errors import InvalidName
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FilesystemBlobStore:
+    return FilesystemBlobStore(tmp_path / "blobs")
+
+
+def source(tmp_path: Path, content: bytes = b"content") -> Path:
+    path = tmp_path / "source.bin"
+    path.write_bytes(content)
+    return path
+
+
+def test_blobs_are_files_under_the_root_and_urls_are_their_file_urls(
+    store: FilesystemBlobStore, tmp_path: Path
+) -> None:
+    url = store.put(source(tmp_path), "wf/ev/module/frames/1.png")
+
+    assert (store.root / "wf/ev/module/frames/1.png").read_bytes() == b"content"
+    assert url == (store.root / "wf/ev/module/frames/1.png").as_uri()
+
+
+@pytest.mark.parametrize("name", ["a//b", "a/./b", "./a"])
+def test_non_canonical_names_are_rejected(store: FilesystemBlobStore, tmp_path: Path, name: str) -> None:
+    with pytest.raises(InvalidName):
+        store.put(source(tmp_path), name)
+
+
+def test_a_symlink_out_of_the_root_is_refused(store: FilesystemBlobStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not for blobs")
+    (store.root / "escape").symlink_to(outside, target_is_directory=True)
+
+    with pytest.raises(InvalidName):
+        store.get("escape/secret.txt", tmp_path / "stolen.txt")
+    with pytest.raises(InvalidName):
+        store.put(source(tmp_path), "escape/planted.txt")
+    with pytest.raises(InvalidName):
+        store.exists("escape/secret.txt")
+    assert not (tmp_path / "stolen.txt").exists()
+    assert not (outside / "planted.txt").exists()
+
+
+def test_name_from_url_refuses_a_url_next_to_the_root(store: FilesystemBlobStore, tmp_path: Path) -> None:
+    sibling = tmp_path / "blobs-other" / "a.txt"
+    with pytest.raises(InvalidName):
+        store.name_from_url(sibling.as_uri())
+    with pytest.raises(InvalidName):
+        store.name_from_url(store.root.as_uri())
+
+
+def test_a_failed_put_keeps_the_old_blob_and_leaves_no_partial_file(
+    store: FilesystemBlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put(source(tmp_path, b"old content"), "a/result.bin")
+
+    def broken_copy(src: Any, dst: Any, length: int = 0) -> None:
+        dst.write(src.read(3))
+        raise OSError("disk full")
+
+    monkeypatch.setattr(shutil, "copyfileobj", broken_copy)
+    with pytest.raises(OSError, match="disk full"):
+        store.put(source(tmp_path, b"new content"), "a/result.bin")
+
+    assert (store.root / "a/result.bin").read_bytes() == b"old content"
+    assert os.listdir(store.root / "a") == ["result.bin"]
+
+
+def test_a_name_below_an_existing_blob_is_refused(store: FilesystemBlobStore, tmp_path: Path) -> None:
+    store.put(source(tmp_path), "a")
+    with pytest.raises(InvalidName, match="a/b"):
+        store.put(source(tmp_path), "a/b")
+    with pytest.raises(InvalidName):
+        store.put(source(tmp_path), "")
+    store.put(source(tmp_path), "c/d")
+    with pytest.raises(InvalidName, match="folder"):
+        store.put(source(tmp_path), "c")
+
+
+def test_put_and_get_stream_in_chunks(store: FilesystemBlobStore, tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as file:
+        for _ in range(24):
+            file.write(os.urandom(MIB))
+
+    tracemalloc.start()
+    try:
+        store.put(big, "big.bin")
+        store.get("big.bin", tmp_path / "back.bin")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 4 * MIB  # a whole-file read would need 24 MiB
+    assert (tmp_path / "back.bin").stat().st_size == 24 * MIB
