@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from shared.blob.base import blob_name
 from shared.contract import SidecarConfig
 from shared.ids import job_id, new_event_id, new_secret
-from shared.models import EventContext
+from shared.models import Attempt, EventContext, JobRecord, JobStatus, utcnow
 from shared.providers import Providers
 from shared.settings import IonSettings
 
@@ -152,6 +152,28 @@ def _development_input(
     return context
 
 
+def _record_development_job(providers: Providers, config: SidecarConfig) -> JobRecord:
+    """A job record, so `ion trace` shows the development run, its insight and its events as a tree."""
+    now = utcnow()
+    record = JobRecord(
+        job_id=config.job_id, event_id=config.event_id, correlation_id=config.correlation_id,
+        module=config.module, executor="development", status=JobStatus.RUNNING, started_at=now,
+        attempts=[Attempt(number=1, status=JobStatus.RUNNING, executor="development", started_at=now)],
+    )
+    providers.metadata.create_job(record)
+    return record
+
+
+def _finish_development_job(providers: Providers, record: JobRecord, finished: bool) -> None:
+    now = utcnow()
+    status = JobStatus.SUCCEEDED if finished else JobStatus.FAILED
+    reason = None if finished else "the development sidecar stopped before /done"
+    attempt = record.attempts[-1].model_copy(update={"status": status, "finished_at": now, "reason": reason})
+    providers.metadata.update_job(record.model_copy(update={
+        "status": status, "reason": reason, "finished_at": now, "updated_at": now, "attempts": [attempt],
+    }))
+
+
 def _print_environment(config: SidecarConfig, port: int) -> None:
     values = {
         "SIDECAR_PORT": str(port),
@@ -204,11 +226,13 @@ def run_development(
             attempt=1,
             publishes=publishes,
         )
+        record = _record_development_job(providers, config)
         finished = asyncio.run(_serve_until_signal(
             config, providers, host,
             on_listening=lambda real_port: _print_environment(config, real_port),
             exit_after_done=not keep_running,
         ))
+        _finish_development_job(providers, record, finished)
     finally:
         providers.close()
     return 0 if finished or keep_running else 128 + signal.SIGTERM

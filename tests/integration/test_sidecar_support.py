@@ -1,109 +1,32 @@
 """Shared pieces for the sidecar tests: providers that record the order of calls, a served sidecar.
 
-No tests here. The providers are the embedded ones where they exist in the tree; the call
-recorder only wraps them, so the tests see exactly what the sidecar asked of the real stores.
+No tests here. The providers are the embedded ones (in-memory bus and metadata, filesystem
+blobs); the recorder only wraps them, so the tests see exactly what the sidecar asked of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import httpx
 
-from shared.blob.base import BlobStore, check_blob_name
+from shared.blob.base import BlobStore
+from shared.blob.filesystem import FilesystemBlobStore
 from shared.contract import SidecarConfig
-from shared.errors import InvalidName, NotFound
 from shared.messaging.base import MessageBus
 from shared.messaging.memory import MemoryBus
-from shared.metadata.base import MetadataStore
-from shared.models import Event, EventContext, Insight
+from shared.metadata.memory import MemoryMetadata
+from shared.models import Event, EventContext
 from shared.providers import Providers
 from sidecar.server import serve
 
 SECRET = "s3cret-for-tests-only-0123456789abcdef"
 SUBSCRIPTION_PREFIX = "probe-"
-
-
-class _DictMetadata:
-    """Stand-in used only while the embedded metadata store is not in the tree."""
-
-    def __init__(self) -> None:
-        self.contexts: dict[str, EventContext] = {}
-        self.insight_records: dict[str, Insight] = {}
-
-    def put_event_context(self, context: EventContext) -> None:
-        self.contexts[context.id] = context
-
-    def get_event_context(self, event_id: str) -> EventContext | None:
-        return self.contexts.get(event_id)
-
-    def event_contexts(self, correlation_id: str) -> list[EventContext]:
-        return [c for c in self.contexts.values() if c.correlation_id == correlation_id]
-
-    def put_insight(self, insight: Insight) -> None:
-        self.insight_records[insight.execution_id] = insight
-
-    def insights(self, correlation_id: str) -> list[Insight]:
-        return [i for i in self.insight_records.values() if i.correlation_id == correlation_id]
-
-    def close(self) -> None:
-        pass
-
-
-class _FolderBlobStore(BlobStore):
-    """Stand-in used only while the embedded filesystem blob store is not in the tree."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-
-    def put(self, path: Path, name: str) -> str:
-        target = self.root / check_blob_name(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        return self.url(name)
-
-    def get(self, name: str, path: Path) -> None:
-        source = self.root / check_blob_name(name)
-        if not source.is_file():
-            raise NotFound(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, path)
-
-    def url(self, name: str) -> str:
-        return (self.root / check_blob_name(name)).as_uri()
-
-    def name_from_url(self, url: str) -> str:
-        path = Path(unquote(urlparse(url).path))
-        if self.root not in path.parents:
-            raise InvalidName(f"{url!r} is not in this store")
-        return path.relative_to(self.root).as_posix()
-
-    def exists(self, name: str) -> bool:
-        return (self.root / check_blob_name(name)).is_file()
-
-
-def embedded_metadata() -> MetadataStore | _DictMetadata:
-    try:
-        from shared.metadata.memory import MemoryMetadata
-    except ImportError:
-        return _DictMetadata()
-    return MemoryMetadata()
-
-
-def embedded_blob(root: Path) -> BlobStore:
-    try:
-        from shared.blob.filesystem import FilesystemBlobStore
-    except ImportError:
-        return _FolderBlobStore(root)
-    return FilesystemBlobStore(root)
 
 
 class Recorder:
@@ -130,7 +53,7 @@ class Recorder:
 class Stores:
     providers: Providers
     bus: MessageBus
-    metadata: Any
+    metadata: MemoryMetadata
     blob: BlobStore
     calls: list[tuple[str, str, Any]]
 
@@ -148,7 +71,7 @@ class Stores:
 
 def make_stores(tmp_path: Path) -> Stores:
     calls: list[tuple[str, str, Any]] = []
-    bus, metadata, blob = MemoryBus(), embedded_metadata(), embedded_blob(tmp_path / "blobs")
+    bus, metadata, blob = MemoryBus(), MemoryMetadata(), FilesystemBlobStore(tmp_path / "blobs")
     providers = Providers(
         bus=Recorder("bus", bus, calls),  # type: ignore[arg-type]
         metadata=Recorder("metadata", metadata, calls),  # type: ignore[arg-type]
