@@ -13,6 +13,7 @@ Secret with the Job (ttlSecondsAfterFinished, cancel, cleanup).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Annotated, Any
@@ -278,7 +279,8 @@ class KubernetesExecutor(Executor):
         except Exception as exc:
             # urllib3 errors (timeouts, protocol errors) do not share a base class with OSError.
             if type(exc).__module__.startswith("urllib3"):
-                raise TransientError(f"kubernetes: {what}: cluster unreachable ({type(exc).__name__})") from None
+                kind = type(exc).__name__
+                raise TransientError(f"kubernetes: {what}: cluster unreachable ({kind})") from None
             raise
 
     # --- status -------------------------------------------------------------------------------
@@ -378,10 +380,8 @@ def _translate(what: str, exc: Any, namespace: str) -> IonError:
     status = exc.status or 0
     detail = exc.reason or ""
     if exc.body:
-        try:
+        with contextlib.suppress(ValueError, AttributeError):
             detail = json.loads(exc.body).get("message", detail)
-        except (ValueError, AttributeError):
-            pass
     if status in (0, 429) or status >= 500:
         return TransientError(f"kubernetes: {what}: HTTP {status} {detail}".rstrip())
     if status in (401, 403):

@@ -196,7 +196,7 @@ def test_cleanup_removes_every_attempt_and_is_idempotent(env: tuple[FakeCluster,
     executor.cleanup(make_launch(2).record)
 
 
-def test_unreachable_api_is_transient_and_hides_the_secret(env: tuple[FakeCluster, KubernetesExecutor]) -> None:
+def test_unreachable_api_is_transient(env: tuple[FakeCluster, KubernetesExecutor]) -> None:
     cluster, executor = env
     cluster.fail_next.append(ApiException(status=503, reason="Service Unavailable"))
     with pytest.raises(TransientError) as caught:
