@@ -44,6 +44,8 @@ def _job(record: JobRecord, insight: Insight | None) -> dict[str, Any]:
                 "exit_code": a.exit_code,
                 "reason": a.reason,
                 "lost": a.lost,
+                "started_at": a.started_at.isoformat() if a.started_at else None,
+                "finished_at": a.finished_at.isoformat() if a.finished_at else None,
                 "logs": a.logs,
             }
             for a in record.attempts

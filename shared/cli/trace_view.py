@@ -31,10 +31,13 @@ def _add_event(parent: Tree, event: dict[str, Any]) -> None:
             text += f" — {job['reason']}"
         job_node = node.add(text)
         for attempt in job["attempts"]:
-            if attempt["logs"] or attempt["reason"]:
-                details = attempt["reason"] or ""
-                logs = ", ".join(f"{k}: {v}" for k, v in attempt["logs"].items())
-                job_node.add(f"[dim]attempt {attempt['number']} {attempt['status']} {details} {logs}[/]")
+            # Successful attempts need no detail; failed ones say why and where their logs are.
+            if attempt["status"] != "succeeded" and (attempt["reason"] or attempt["logs"]):
+                attempt_node = job_node.add(
+                    f"[dim]attempt {attempt['number']} {attempt['status']}: {attempt['reason'] or ''}[/]"
+                )
+                for name, url in attempt["logs"].items():
+                    attempt_node.add(f"[dim]{name}: {url}[/]")
         insight = job["insight"]
         if insight:
             if insight["data"]:

@@ -73,9 +73,10 @@ def test_success_is_recorded_and_cleaned_up_after_retention(world) -> None:  # t
 
 
 def test_lost_attempt_is_relaunched_without_using_a_retry(world) -> None:  # type: ignore[no-untyped-def]
-    dispatcher, reconciler, executor, metadata, _ = world
+    dispatcher, reconciler, executor, metadata, clock = world
     job = dispatcher.dispatch("flaky", Event.new("go").model_dump_json().encode()).job_id
     executor.states.clear()  # the executor restarted and forgot the attempt
+    clock.now += timedelta(seconds=1)
     reconciler.reconcile_once()
     record = metadata.get_job(job)
     assert record.attempt == 2 and record.status == JobStatus.RUNNING
