@@ -21,6 +21,10 @@ from sidecar.app import create_app, sidecar_state
 log = logging.getLogger("ion.sidecar")
 
 
+class CannotListen(OSError):
+    """The sidecar's address is taken or not available."""
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket; port 0 picks a free one with no window for another process to take it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -29,6 +33,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(128)  # connections made before Hypercorn accepts wait in the backlog
+    except OSError as error:
+        sock.close()
+        raise CannotListen(error.errno, f"cannot listen on {host}:{port}: {error.strerror}") from error
     except BaseException:
         sock.close()
         raise

@@ -17,7 +17,15 @@ from pydantic import ValidationError
 from shared.blob.base import blob_name
 from shared.contract import SidecarConfig
 from shared.ids import job_id, new_event_id, new_secret
-from shared.models import Attempt, EventContext, JobRecord, JobStatus, utcnow
+from shared.models import (
+    EVENT_TYPE_PATTERN,
+    MODULE_NAME_PATTERN,
+    Attempt,
+    EventContext,
+    JobRecord,
+    JobStatus,
+    utcnow,
+)
 from shared.providers import Providers
 from shared.settings import IonSettings
 
@@ -101,9 +109,14 @@ def run_standalone(host: str = "127.0.0.1") -> int:
     except ValidationError as error:
         print(f"ion sidecar: invalid environment: {_config_problem(error)}", file=sys.stderr)
         return 2
+    from sidecar.server import CannotListen
+
     providers = Providers.open(IonSettings())
     try:
         finished = asyncio.run(_serve_until_signal(config, providers, host))
+    except CannotListen as error:
+        print(f"ion sidecar: {error.strerror}", file=sys.stderr)
+        return 1
     finally:
         providers.close()
     # Stopped by a signal before /done: report it like a process killed by SIGTERM.
@@ -203,7 +216,10 @@ def run_development(
     files: dict[str, Path],
     keep_running: bool,
 ) -> int:
+    from sidecar.server import CannotListen
+
     _configure_logging()
+    finished = False
     embedded = {"messaging": "sqlite", "metadata": "sqlite", "blob": "filesystem"}
     settings = IonSettings().model_copy(update=embedded)
     settings.home_dir.mkdir(parents=True, exist_ok=True)
@@ -227,12 +243,17 @@ def run_development(
             publishes=publishes,
         )
         record = _record_development_job(providers, config)
-        finished = asyncio.run(_serve_until_signal(
-            config, providers, host,
-            on_listening=lambda real_port: _print_environment(config, real_port),
-            exit_after_done=not keep_running,
-        ))
-        _finish_development_job(providers, record, finished)
+        try:
+            finished = asyncio.run(_serve_until_signal(
+                config, providers, host,
+                on_listening=lambda real_port: _print_environment(config, real_port),
+                exit_after_done=not keep_running,
+            ))
+        except CannotListen as error:
+            print(f"ion sidecar: {error.strerror} (pass --port 0 for any free port)", file=sys.stderr)
+            return 1
+        finally:
+            _finish_development_job(providers, record, finished)
     finally:
         providers.close()
     return 0 if finished or keep_running else 128 + signal.SIGTERM
@@ -248,42 +269,56 @@ def register(app: typer.Typer) -> None:
         ] = False,
         host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
         port: Annotated[
-            int, typer.Option(min=0, max=65535, help="[development] Port; 0 picks a free one.")
+            int, typer.Option(min=0, max=65535, help="(development) Port; 0 picks a free one.")
         ] = 8080,
         base_dir: Annotated[
             Path | None,
             typer.Option("--base-dir",
-                         help="[development] Shared directory (default: new, under ION_HOME/dev/)."),
+                         help="(development) Shared directory (default: new, under ION_HOME/dev/)."),
         ] = None,
         secret: Annotated[
             str | None,
             typer.Option(envvar="SHARED_SECRET", show_envvar=False,
-                         help="[development] Shared secret (default: $SHARED_SECRET or a new random one)."),
+                         help="(development) Shared secret (default: $SHARED_SECRET or a new random one)."),
         ] = None,
-        module: Annotated[str, typer.Option(help="[development] Module name.")] = "dev",
+        module: Annotated[str, typer.Option(help="(development) Module name.")] = "dev",
         publishes: Annotated[
             str | None,
-            typer.Option(help="[development] Comma-separated event types the module may publish "
+            typer.Option(help="(development) Comma-separated event types the module may publish "
                               "(default: any)."),
         ] = None,
         event_type: Annotated[
-            str, typer.Option("--event-type", help="[development] Type of the input event.")
+            str, typer.Option("--event-type", help="(development) Type of the input event.")
         ] = "dev",
         data: Annotated[
-            list[str] | None, typer.Option("--data", "-d", help="[development] Input event data KEY=VALUE.")
+            list[str] | None, typer.Option("--data", "-d", help="(development) Input event data KEY=VALUE.")
         ] = None,
         file: Annotated[
             list[str] | None,
             typer.Option("--file", "-f",
-                         help="[development] Input file PATH or NAME=PATH (a folder brings its files)."),
+                         help="(development) Input file PATH or NAME=PATH (a folder brings its files)."),
         ] = None,
         keep_running: Annotated[
-            bool, typer.Option("--keep-running", help="[development] Do not exit after /done.")
+            bool, typer.Option("--keep-running", help="(development) Do not exit after /done.")
         ] = False,
     ) -> None:
         if not development:
+            given = [name for name, value, default in (
+                ("--port", port, 8080), ("--base-dir", base_dir, None), ("--module", module, "dev"),
+                ("--publishes", publishes, None), ("--event-type", event_type, "dev"),
+                ("--data", data, None), ("--file", file, None), ("--keep-running", keep_running, False),
+            ) if value != default]
+            if given:
+                raise typer.BadParameter(f"{', '.join(given)} only apply with --development")
             raise typer.Exit(run_standalone(host))
         allowed = None if publishes is None else [p.strip() for p in publishes.split(",") if p.strip()]
+        if not MODULE_NAME_PATTERN.match(module):
+            raise typer.BadParameter(f"{module!r} is not a module name (lowercase letters, digits, '-')",
+                                     param_hint="--module")
+        for name, value in [("--event-type", event_type), *(("--publishes", p) for p in allowed or [])]:
+            if not EVENT_TYPE_PATTERN.match(value):
+                raise typer.BadParameter(f"{value!r} is not an event type (letters, digits, '.', '_', '-')",
+                                         param_hint=name)
         code = run_development(
             host=host, port=port, base_dir=base_dir, secret=secret, module=module, publishes=allowed,
             event_type=event_type, data=_parse_data(data or []), files=_input_files(file or []),
