@@ -53,7 +53,7 @@ def load_rule(reference: str) -> Rule:
         raise RuleError(f"rules {reference!r} is not callable")
     with _cache_lock:
         _cache[reference] = function
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 def decide(event: Event, spec: ModuleSpec) -> RuleDecision:

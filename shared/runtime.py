@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.dispatch import Dispatcher
@@ -58,8 +59,8 @@ class LocalRuntime:
             self._spawn(f"ion-dispatch-{module.name}", self._receive_loop, module)
         self._spawn("ion-reconcile", self._reconcile_loop)
 
-    def _spawn(self, name: str, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
@@ -95,8 +96,9 @@ class LocalRuntime:
         try:
             self.dispatcher.dispatch(module.name, message.body)
         except PoisonMessage as exc:
-            log.warning("dead-lettering message %s on %s: %s", message.message_id, module.name, exc)
-            self._settle(lambda: bus.dead_letter(message, str(exc)))
+            reason = str(exc)
+            log.warning("dead-lettering message %s on %s: %s", message.message_id, module.name, reason)
+            self._settle(lambda: bus.dead_letter(message, reason))
             self.counters.dead_lettered += 1
             return
         except Exception as exc:
@@ -108,9 +110,9 @@ class LocalRuntime:
         self.counters.dispatched += 1
 
     @staticmethod
-    def _settle(action: object) -> None:
+    def _settle(action: Callable[[], None]) -> None:
         try:
-            action()  # type: ignore[operator]
+            action()
         except LockLost:
             # Another receiver has it now; dispatch is idempotent, so its attempt launches nothing twice.
             log.info("lock lost while settling a message")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 from tests.e2e.ion_process import all_jobs, ion_env, run_ion
@@ -27,7 +28,7 @@ def test_demo_succeeds_with_a_parallel_fan_out(tmp_path: Path) -> None:
         (datetime.fromisoformat(a["started_at"]), datetime.fromisoformat(a["finished_at"]))
         for job in classifiers for a in job["attempts"]
     )
-    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in zip(spans, spans[1:]))
+    assert any(later_start < earlier_end for (_, earlier_end), (later_start, _) in pairwise(spans))
     captions = [job for c in classifiers for event in c["events"] for job in event["jobs"]]
     assert len(captions) == len(scenes)
     assert all(job["insight"]["data"]["caption"].startswith("Scene ") for job in captions)

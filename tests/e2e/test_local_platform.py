@@ -155,7 +155,7 @@ def test_sigkill_and_restart_lose_nothing_and_duplicate_nothing(tmp_path: Path) 
     up.kill()
     again = IonUp(manifest, env, tmp_path / "up2.log")
     try:
-        for correlation, count in zip(correlations, (3, 4)):
+        for correlation, count in zip(correlations, (3, 4), strict=True):
             document = wait_for(lambda c=correlation, n=count: finished(env, c, n + 1), timeout=120,
                                 what="the workflow to finish after the restart")
             jobs = all_jobs(document)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from shared.dispatch import Dispatcher
+from shared.errors import TransientError
 from shared.executors.registry import ExecutorRegistry
 from shared.manifest import parse_manifest
 from shared.metadata.memory import MemoryMetadata
@@ -94,10 +95,10 @@ def test_timed_out_attempt_is_cancelled_and_retried(world) -> None:  # type: ign
 
 
 def test_pending_job_left_by_a_crash_is_launched(world) -> None:  # type: ignore[no-untyped-def]
-    dispatcher, reconciler, executor, metadata, clock = world
+    dispatcher, reconciler, executor, _, clock = world
     executor.unreachable = True
     event = Event.new("go")
-    with pytest.raises(Exception):
+    with pytest.raises(TransientError):
         dispatcher.dispatch("flaky", event.model_dump_json().encode())
     executor.unreachable = False
     reconciler.reconcile_once()
