@@ -19,6 +19,7 @@ PLAIN_SETTING_NAMES = {
     "ION_BLOB_CONTAINER": "blob_container",
     "AZURE_CLIENT_ID": "azure_client_id",
     "ION_MAX_DELIVERY_COUNT": "max_delivery_count",
+    "ION_MAX_EVENT_BYTES": "max_event_bytes",
     "ION_SIDECAR_GRACE_SECONDS": "sidecar_grace_seconds",
 }
 SECRET_SETTING_NAMES = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from shared.errors import InvalidName
 
@@ -12,9 +12,9 @@ def check_blob_name(name: str) -> str:
     """Blob names are relative POSIX paths that stay inside the store."""
     if not name or name.startswith("/") or "\\" in name or "\x00" in name:
         raise InvalidName(f"blob name {name!r} must be a non-empty relative path")
-    parts = PurePosixPath(name).parts
-    if any(part in ("..", ".") for part in parts) or name.endswith("/"):
-        raise InvalidName(f"blob name {name!r} must not contain '.', '..' or end with '/'")
+    # Split by hand: PurePosixPath drops '.' and empty segments, and Azure would keep them.
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        raise InvalidName(f"blob name {name!r} must not contain empty, '.' or '..' segments or end with '/'")
     return name
 
 

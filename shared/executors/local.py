@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +71,9 @@ class _SidecarHost:
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
+        # Sidecars hand blocking provider calls (uploads, downloads) to threads; many jobs at once
+        # should not queue behind the default pool's few workers.
+        self._loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="ion-sidecar-io"))
         self._thread = threading.Thread(target=self._loop.run_forever, name="ion-sidecars", daemon=True)
         self._thread.start()
 
@@ -79,7 +82,7 @@ class _SidecarHost:
         from shared.contract.config import SidecarConfig
         from sidecar.server import serve
 
-        config = SidecarConfig.model_validate({**env, "SHARED_SECRET": secret, "SIDECAR_PORT": "0"})
+        config = SidecarConfig.from_mapping({**env, "SHARED_SECRET": secret, "SIDECAR_PORT": "0"})
         listening: Future[int] = Future()
         shutdown_holder: dict[str, asyncio.Event] = {}
 
