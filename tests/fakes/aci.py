@@ -40,6 +40,7 @@ class FakeContainerGroups:
     groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_next: list[Exception] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # group names, one per create
 
     def _record(self, name: str, payload: Any) -> None:
         self.calls.append((name, payload))
@@ -67,6 +68,7 @@ class FakeContainerGroups:
         stored["name"] = container_group_name
         stored["properties"]["provisioningState"] = "Pending"
         self.groups[(resource_group_name, container_group_name)] = stored
+        self.created.append(container_group_name)
         return FakePoller(models.ContainerGroup.deserialize(stored))
 
     def stop(self, resource_group_name: str, container_group_name: str, **kwargs: Any) -> None:

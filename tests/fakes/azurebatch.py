@@ -52,6 +52,7 @@ class FakeBatchClient:
     tasks: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_next: list[Exception] = field(default_factory=list)
+    created_tasks: list[str] = field(default_factory=list)  # task ids, one per successful create
 
     def _record(self, name: str, payload: Any) -> None:
         self.calls.append((name, payload))
@@ -100,6 +101,7 @@ class FakeBatchClient:
         if (job_id, body["id"]) in self.tasks:
             raise ResourceExistsError(message=f"TaskExists: {body['id']}")
         self.tasks[(job_id, body["id"])] = {**body, "state": "active"}
+        self.created_tasks.append(body["id"])
 
     def get_task(self, job_id: str, task_id: str, **kwargs: Any) -> Any:
         self._record("get_task", (job_id, task_id))

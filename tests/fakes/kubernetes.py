@@ -49,6 +49,7 @@ class FakeCluster:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     _uids: Any = field(default_factory=lambda: itertools.count(1))
     fail_next: list[ApiException] = field(default_factory=list)  # raised by the next calls, in order
+    created_jobs: list[str] = field(default_factory=list)  # names, one entry per successful create
 
     def _maybe_fail(self) -> None:
         if self.fail_next:
@@ -126,6 +127,7 @@ class FakeBatchV1Api:
         stored = copy.deepcopy(body)
         stored["metadata"]["uid"] = f"uid-{next(self.cluster._uids)}"
         self.cluster.jobs[(namespace, name)] = stored
+        self.cluster.created_jobs.append(name)
         return to_model(stored, "V1Job")
 
     def read_namespaced_job(self, name: str, namespace: str, **kwargs: Any) -> Any:
