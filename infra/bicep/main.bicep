@@ -49,6 +49,13 @@ param metadataStore string = 'cosmos'
 @description('Database name of the metadata store (COSMOS_DATABASE or MONGODB_DATABASE).')
 param metadataDatabase string = 'ion'
 
+@description('NoSQL containers Ion\'s metadata store uses, each partitioned by its document id.')
+param cosmosContainers array = [
+  'event_contexts'
+  'insights'
+  'jobs'
+]
+
 @description('Blob container for Ion\'s files (ION_BLOB_CONTAINER).')
 param blobContainer string = 'ion'
 
@@ -98,14 +105,14 @@ param kubernetesMaxNodes int = 10
 @description('Deploy an Azure Batch account and pool for the azurebatch executor.')
 param enableBatch bool = false
 
-@description('VM size of the Batch CPU pool.')
+@description('VM size of the Batch pool when no module needs a GPU.')
 param batchVmSize string = 'Standard_D4ds_v5'
 
-@description('Most dedicated nodes of each Batch pool (the autoscale formula follows pending tasks).')
+@description('Most dedicated nodes of the Batch pool (the autoscale formula follows pending tasks).')
 @minValue(1)
 param batchMaxNodes int = 10
 
-@description('VM size of an extra Batch GPU pool; empty: no GPU pool.')
+@description('GPU VM size of the Batch pool, used instead of batchVmSize when a module needs a GPU (ion infra params sets it); empty: a CPU pool.')
 param batchGpuVmSize string = ''
 
 @description('Give the dispatcher the right to run Azure Container Instances groups in this resource group (aci executor).')
@@ -156,6 +163,7 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     storageName: names.storage
     blobContainer: blobContainer
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
     dispatcherPrincipalId: identities.outputs.dispatcherPrincipalId
     jobsPrincipalId: identities.outputs.jobsPrincipalId
   }
@@ -198,6 +206,7 @@ module metadata 'modules/metadata.bicep' = {
     accountName: names.cosmos
     metadataStore: metadataStore
     databaseName: metadataDatabase
+    containers: cosmosContainers
     keyVaultName: keyVault.outputs.name
     principalIds: [
       identities.outputs.dispatcherPrincipalId
@@ -289,9 +298,8 @@ module functionApp 'modules/functionapp.bicep' = {
     kubernetesNamespace: kubernetesNamespace
     kubernetesServiceAccount: kubernetesServiceAccount
     enableBatch: enableBatch
-    batchAccountName: names.batch
+    batchAccountEndpoint: enableBatch ? batch.outputs.endpoint : ''
     batchGpuVmSize: batchGpuVmSize
-    batchVmSize: batchVmSize
     enableAci: enableAci
     registryLoginServer: registry.outputs.loginServer
   }

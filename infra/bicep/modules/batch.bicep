@@ -1,16 +1,16 @@
-// The azurebatch executor: a Batch account (Entra ID only), a container-capable CPU pool and an optional
-// GPU pool, both running as the jobs identity and pulling images from the registry with it.
+// The azurebatch executor: a Batch account (Entra ID only) and one container-capable pool (GPU-sized when
+// a module needs a GPU), running as the jobs identity and pulling images from the registry with it.
 @description('Azure region.')
 param location string
 @description('Tags.')
 param tags object
 @description('Batch account name.')
 param accountName string
-@description('VM size of the CPU pool.')
+@description('VM size of the pool when no module needs a GPU.')
 param vmSize string
-@description('VM size of the GPU pool; empty: none.')
+@description('GPU VM size of the pool; empty: a CPU pool.')
 param gpuVmSize string
-@description('Most dedicated nodes per pool.')
+@description('Most dedicated nodes of the pool.')
 param maxNodes int
 @description('Registry login server.')
 param registryLoginServer string
@@ -23,17 +23,8 @@ var jobSubmitter = '48e5e92e-a480-4e71-aa9c-2778f4c13781'
 var accountReader = '11076f67-66f6-4be0-8f6b-f0609fd05cc9'
 // Nodes follow the pending tasks, and go back to zero when idle.
 var autoScaleFormula = '$pending = max($PendingTasks.GetSample(1)); $TargetDedicatedNodes = min(${maxNodes}, $pending); $NodeDeallocationOption = taskcompletion;'
-var pools = concat([
-  {
-    name: 'ion-cpu'
-    vmSize: vmSize
-  }
-], empty(gpuVmSize) ? [] : [
-  {
-    name: 'ion-gpu'
-    vmSize: gpuVmSize
-  }
-])
+// One pool (ION_BATCH_POOL_ID): GPU-sized when a module needs a GPU.
+var poolVmSize = empty(gpuVmSize) ? vmSize : gpuVmSize
 
 resource account 'Microsoft.Batch/batchAccounts@2024-07-01' = {
   //checkov:skip=CKV_AZURE_76:Batch encrypts with Microsoft-managed keys; the account holds no data, only task definitions
@@ -55,9 +46,9 @@ resource account 'Microsoft.Batch/batchAccounts@2024-07-01' = {
   }
 }
 
-resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = [for p in pools: {
+resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = {
   parent: account
-  name: p.name
+  name: 'ion'
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {
@@ -65,7 +56,7 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = [for p in pools
     }
   }
   properties: {
-    vmSize: p.vmSize
+    vmSize: poolVmSize
     taskSlotsPerNode: 1
     deploymentConfiguration: {
       virtualMachineConfiguration: {
@@ -102,7 +93,7 @@ resource pool 'Microsoft.Batch/batchAccounts/pools@2024-07-01' = [for p in pools
       }
     }
   }
-}]
+}
 
 resource dispatcherSubmitter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(account.id, dispatcherPrincipalId, jobSubmitter)

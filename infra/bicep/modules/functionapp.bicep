@@ -55,11 +55,9 @@ param kubernetesNamespace string
 param kubernetesServiceAccount string
 @description('Whether the azurebatch executor is deployed.')
 param enableBatch bool
-@description('Batch account name.')
-param batchAccountName string
-@description('Batch CPU pool VM size.')
-param batchVmSize string
-@description('Batch GPU pool VM size; empty: none.')
+@description('Batch account endpoint URL.')
+param batchAccountEndpoint string
+@description('GPU VM size of the Batch pool; empty: a CPU pool.')
 param batchGpuVmSize string
 @description('Whether the aci executor is deployed.')
 param enableAci bool
@@ -119,10 +117,12 @@ var kubernetesSettings = {
 }
 
 var azurebatchSettings = {
-  ION_BATCH_ACCOUNT_URL: 'https://${batchAccountName}.${location}.batch.azure.com'
-  ION_BATCH_POOL_ID: 'ion-cpu'
-  ION_BATCH_VM_SIZE: batchVmSize
-  ION_BATCH_GPU_VM_SIZE: batchGpuVmSize
+  ION_BATCH_ACCOUNT_URL: batchAccountEndpoint
+  ION_BATCH_POOL_ID: 'ion'
+  ION_BATCH_CREATE_POOL: 'false'
+  ION_BATCH_GPU_VM_SIZES: batchGpuVmSize
+  ION_BATCH_REGISTRY_SERVER: registryLoginServer
+  ION_BATCH_REGISTRY_IDENTITY: jobsIdentityId
 }
 
 var aciSettings = {

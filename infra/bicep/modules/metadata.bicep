@@ -15,11 +15,7 @@ param keyVaultName string
 @description('Principals given the Cosmos DB Built-in Data Contributor role (NoSQL).')
 param principalIds array
 @description('NoSQL containers Ion\'s metadata store uses, each partitioned by its document id.')
-param containers array = [
-  'event_contexts'
-  'insights'
-  'jobs'
-]
+param containers array
 
 var isCosmos = metadataStore == 'cosmos'
 // Cosmos DB Built-in Data Contributor (data plane).

@@ -8,6 +8,8 @@ param tags object
 param storageName string
 @description('Blob container for Ion\'s files.')
 param blobContainer string
+@description('Log Analytics workspace receiving the blob logs.')
+param logAnalyticsId string
 @description('Dispatcher identity principal id.')
 param dispatcherPrincipalId string
 @description('Jobs identity principal id.')
@@ -69,6 +71,29 @@ resource deployments 'Microsoft.Storage/storageAccounts/blobServices/containers@
   name: 'deployments'
   properties: {
     publicAccess: 'None'
+  }
+}
+
+// Blob reads, writes and deletes are logged to the workspace.
+resource blobLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'blob-logs'
+  scope: blobService
+  properties: {
+    workspaceId: logAnalyticsId
+    logs: [
+      {
+        category: 'StorageRead'
+        enabled: true
+      }
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
+        enabled: true
+      }
+    ]
   }
 }
 
