@@ -156,6 +156,13 @@ class AzureBlobStore(BlobStore):
         with _transient():
             return bool(self._container.get_blob_client(name).exists())
 
+    def delete_container(self) -> None:
+        """Remove the container and every blob in it (test tear-down, decommissioning)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with contextlib.suppress(ResourceNotFoundError), _transient():
+            self._container.delete_container()
+
     def close(self) -> None:
         self._service.close()
 
