@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigurationError, IonError, TransientError
 from shared.executors.base import ExecutionState, ExecutionStatus, Executor, JobLaunch
-from shared.executors.container_spec import MOUNT_PATH, VOLUME_NAME, container_job
+from shared.executors.container_spec import MOUNT_PATH, VOLUME_NAME, container_job, health_command
 from shared.executors.names import aci_group_name
 from shared.models import JobRecord, execution_id
 from shared.settings import IonSettings
@@ -115,7 +115,7 @@ def build_container_group(job: JobLaunch, aci: AciSettings, ion: IonSettings) ->
             requests=models.ResourceRequests(cpu=aci.sidecar_cpu, memory_in_gb=aci.sidecar_memory_gb)
         ),
         readiness_probe=models.ContainerProbe(
-            http_get=models.ContainerHttpGet(path="/healthz", port=aci.sidecar_port, scheme="http"),
+            exec_property=models.ContainerExec(command=health_command(aci.sidecar_port)),
             period_seconds=2,
         ),
         volume_mounts=mounts,

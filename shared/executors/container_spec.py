@@ -61,3 +61,16 @@ def container_job(job: JobLaunch, settings: IonSettings, port: int) -> Container
         secret_env={SECRET_KEY: secret_value, **secret},
         timeout_seconds=max(1, int(job.module.timeout.total_seconds())),
     )
+
+
+def health_command(port: int) -> list[str]:
+    """A readiness check run inside the sidecar container.
+
+    The sidecar listens on 127.0.0.1 only (the module reaches it on localhost; nothing else should),
+    so an HTTP probe from outside the container could not reach /healthz: probe from inside.
+    """
+    script = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=2)"
+    )
+    return ["python", "-c", script]

@@ -2,7 +2,8 @@
 
 The pod has the module as its only main container and the sidecar as an init container with
 `restartPolicy: Always` (a native sidecar, Kubernetes 1.29+): the kubelet starts it first, waits
-for its readiness probe on /healthz, and stops it when the module exits, so the Job completes with
+for its readiness probe on /healthz (run inside the container: the sidecar listens on 127.0.0.1
+only), and stops it when the module exits, so the Job completes with
 the module. Both mount one emptyDir at /ion. Ion does the retrying, so `backoffLimit` is 0.
 
 The shared secret and the sidecar's provider keys live in a per-attempt Secret, referenced by
@@ -23,7 +24,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import ConfigurationError, IonError, TransientError
 from shared.executors.base import ExecutionState, ExecutionStatus, Executor, JobLaunch
-from shared.executors.container_spec import MOUNT_PATH, SECRET_KEY, VOLUME_NAME, container_job
+from shared.executors.container_spec import (
+    MOUNT_PATH,
+    SECRET_KEY,
+    VOLUME_NAME,
+    container_job,
+    health_command,
+)
 from shared.executors.names import dns_label, label_value
 from shared.models import JobRecord, execution_id
 from shared.settings import IonSettings
@@ -159,10 +166,17 @@ def build_job(job: JobLaunch, k8s: KubernetesSettings, ion: IonSettings) -> dict
         "restartPolicy": "Always",
         "env": _env_list(spec.sidecar_env),
         "envFrom": [{"secretRef": {"name": name}}],
-        "ports": [{"name": "sidecar", "containerPort": k8s.sidecar_port, "protocol": "TCP"}],
+        # startupProbe: the kubelet starts the module only once the sidecar answers.
+        "startupProbe": {
+            "exec": {"command": health_command(k8s.sidecar_port)},
+            "periodSeconds": 1,
+            "timeoutSeconds": 3,
+            "failureThreshold": 60,
+        },
         "readinessProbe": {
-            "httpGet": {"path": "/healthz", "port": k8s.sidecar_port},
+            "exec": {"command": health_command(k8s.sidecar_port)},
             "periodSeconds": 2,
+            "timeoutSeconds": 3,
             "failureThreshold": 3,
         },
         "resources": {

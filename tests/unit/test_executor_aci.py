@@ -97,8 +97,10 @@ def test_launch_submits_the_exact_group(env: tuple[FakeContainerGroups, AciExecu
     assert side["SHARED_SECRET"] == side["SERVICEBUS_CONNECTION_STRING"] == "<secure>"
     assert side["AZURE_CLIENT_ID"] == "client-123" and side["ION_JOB_ID"] == launch.record.job_id
     assert sidecar["properties"]["command"] == ["timeout", "-s", "TERM", "1500", "ion", "sidecar"]
-    assert sidecar["properties"]["readinessProbe"] == {
-        "httpGet": {"path": "/healthz", "port": 8080, "scheme": "http"}, "periodSeconds": 2}
+    assert sidecar["properties"]["readinessProbe"] == {"exec": {"command": [
+        "python", "-c",
+        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]},
+        "periodSeconds": 2}
     # Secrets travel only as secure values.
     secure = [v for c in props["containers"] for v in c["properties"]["environmentVariables"]
               if "secureValue" in v]

@@ -103,7 +103,11 @@ def test_launch_submits_secret_then_job_with_exact_spec(env: tuple[FakeCluster, 
     }
     assert sidecar["image"] == "reg.example/ion-sidecar:1"
     assert sidecar["restartPolicy"] == "Always"
-    assert sidecar["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8080}
+    assert sidecar["readinessProbe"]["exec"] == {"command": [
+        "python", "-c",
+        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]}
+    assert sidecar["startupProbe"]["exec"] == sidecar["readinessProbe"]["exec"]
+    assert "ports" not in sidecar  # listens on the pod's localhost only
     assert sidecar["envFrom"] == [{"secretRef": {"name": name}}]
     side_env = _env(sidecar)
     assert side_env["ION_JOB_ID"] == launch.record.job_id and side_env["ION_ATTEMPT"] == "1"
