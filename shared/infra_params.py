@@ -54,8 +54,8 @@ METADATA_SETTINGS: dict[str, MetadataKind] = {
     "mongodb_database": "mongodb",
 }
 
-# Settings the Functions host itself reads (not Ion's code), and the reconciler timer's schedule,
-# which the timer trigger's binding expression reads (%ION_RECONCILE_SCHEDULE%).
+# Settings the Functions host itself reads (not Ion's code): the runtime, its identity-based storage and
+# Service Bus trigger connections, telemetry and the run-from-package source.
 FUNCTIONS_HOST_SETTINGS: tuple[str, ...] = (
     "FUNCTIONS_WORKER_RUNTIME",
     "FUNCTIONS_EXTENSION_VERSION",
@@ -69,8 +69,10 @@ FUNCTIONS_HOST_SETTINGS: tuple[str, ...] = (
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     "WEBSITE_RUN_FROM_PACKAGE",
     "WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID",
-    "ION_RECONCILE_SCHEDULE",
 )
+
+# The Functions app's own settings class (ION_RECONCILE_SCHEDULE, ...), deployed with the host's.
+FUNCTIONS_SETTINGS_MODULE = "dispatcher_functions.app_settings"
 
 # The executor settings classes live beside their executors, in these modules.
 EXECUTOR_SETTINGS_MODULES: dict[str, str] = {
@@ -79,8 +81,35 @@ EXECUTOR_SETTINGS_MODULES: dict[str, str] = {
     "aci": "shared.executors.aci",
 }
 
-# Executor settings the Function App is not given, and why (by environment variable name).
-EXECUTOR_SETTINGS_NOT_DEPLOYED: dict[str, str] = {}
+# Executor and Functions app settings the Function App is not given, and why (by variable name).
+_DEFAULTS_FIT = "the executor's default fits the deployed resources; add the app setting to change it"
+_POOL_BY_INFRA = "infra creates the pool (ION_BATCH_CREATE_POOL=false), so pool shape settings are unused"
+EXECUTOR_SETTINGS_NOT_DEPLOYED: dict[str, str] = {
+    "ION_K8S_IMAGE_PULL_SECRETS": "the AKS kubelet identity pulls from the registry (AcrPull)",
+    "ION_K8S_CONTEXT": "the kubeconfig's current context is used",
+    "ION_K8S_SIDECAR_PORT": _DEFAULTS_FIT,
+    "ION_K8S_SIDECAR_CPU": _DEFAULTS_FIT,
+    "ION_K8S_SIDECAR_MEMORY": _DEFAULTS_FIT,
+    "ION_K8S_GPU_RESOURCE": _DEFAULTS_FIT,
+    "ION_BATCH_ACCOUNT_NAME": "identity-based: the dispatcher has Azure Batch Job Submitter",
+    "ION_BATCH_ACCOUNT_KEY": "identity-based: the account allows Entra ID authentication only",
+    "ION_BATCH_VM_SIZE": _POOL_BY_INFRA,
+    "ION_BATCH_IMAGE": _POOL_BY_INFRA,
+    "ION_BATCH_NODE_AGENT_SKU": _POOL_BY_INFRA,
+    "ION_BATCH_DEDICATED_NODES": _POOL_BY_INFRA,
+    "ION_BATCH_LOW_PRIORITY_NODES": _POOL_BY_INFRA,
+    "ION_BATCH_AUTOSCALE_FORMULA": _POOL_BY_INFRA,
+    "ION_BATCH_AUTOSCALE_INTERVAL_MINUTES": _POOL_BY_INFRA,
+    "ION_BATCH_TASK_SLOTS_PER_NODE": _POOL_BY_INFRA,
+    "ION_BATCH_SIDECAR_PORT": _DEFAULTS_FIT,
+    "ION_ACI_REGISTRY_IDENTITY": "defaults to ION_ACI_IDENTITY, the jobs identity, which has AcrPull",
+    "ION_ACI_SUBNET_ID": "container groups get no VNet in this deployment",
+    "ION_ACI_GPU_SKU": _DEFAULTS_FIT,
+    "ION_ACI_SIDECAR_CPU": _DEFAULTS_FIT,
+    "ION_ACI_SIDECAR_MEMORY_GB": _DEFAULTS_FIT,
+    "ION_ACI_SIDECAR_PORT": _DEFAULTS_FIT,
+    "ION_SUBMIT_MAX_BYTES": "the default is the Functions host's own request size limit (100 MB)",
+}
 
 
 def setting_env_name(settings_class: type[BaseSettings], field_name: str) -> str:
@@ -117,6 +146,10 @@ def executor_setting_names(executor: str) -> list[str]:
         module_name = EXECUTOR_SETTINGS_MODULES[executor]
     except KeyError:
         raise InfraParamsError(f"unknown cloud executor {executor!r} ({', '.join(CLOUD_EXECUTORS)})") from None
+    return _deployed_setting_names(module_name)
+
+
+def _deployed_setting_names(module_name: str) -> list[str]:
     classes = _settings_classes(module_name)
     if not classes:
         raise InfraParamsError(f"{module_name} defines no settings class")
@@ -135,8 +168,8 @@ def function_app_setting_groups() -> dict[str, list[str]]:
     Groups: "host" and "core" always; "cosmos" or "mongodb" by the metadata store; "kubernetes",
     "azurebatch", "aci" when that executor is deployed.
     """
-    groups: dict[str, list[str]] = {"host": list(FUNCTIONS_HOST_SETTINGS), "core": [],
-                                    "cosmos": [], "mongodb": []}
+    host = list(FUNCTIONS_HOST_SETTINGS) + _deployed_setting_names(FUNCTIONS_SETTINGS_MODULE)
+    groups: dict[str, list[str]] = {"host": host, "core": [], "cosmos": [], "mongodb": []}
     for field_name in IonSettings.model_fields:
         if field_name in CORE_SETTINGS_NOT_DEPLOYED:
             continue

@@ -49,11 +49,20 @@ param metadataStore string = 'cosmos'
 @description('Database name of the metadata store (COSMOS_DATABASE or MONGODB_DATABASE).')
 param metadataDatabase string = 'ion'
 
-@description('NoSQL containers Ion\'s metadata store uses, each partitioned by its document id.')
+@description('NoSQL containers of Ion\'s metadata store and their partition key paths (shared/metadata/cosmos.py CONTAINERS); created here because data-plane roles cannot create them.')
 param cosmosContainers array = [
-  'event_contexts'
-  'insights'
-  'jobs'
+  {
+    name: 'event_contexts'
+    partitionKey: '/id'
+  }
+  {
+    name: 'jobs'
+    partitionKey: '/id'
+  }
+  {
+    name: 'insights'
+    partitionKey: '/correlation_id'
+  }
 ]
 
 @description('Blob container for Ion\'s files (ION_BLOB_CONTAINER).')

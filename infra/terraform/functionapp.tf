@@ -73,7 +73,7 @@ locals {
     ION_ACI_SUBSCRIPTION_ID    = data.azurerm_client_config.current.subscription_id
     ION_ACI_RESOURCE_GROUP     = data.azurerm_resource_group.this.name
     ION_ACI_LOCATION           = local.location
-    ION_ACI_IDENTITY_ID        = azurerm_user_assigned_identity.jobs.id
+    ION_ACI_IDENTITY           = azurerm_user_assigned_identity.jobs.id
     ION_ACI_IDENTITY_CLIENT_ID = azurerm_user_assigned_identity.jobs.client_id
     ION_ACI_REGISTRY_SERVER    = azurerm_container_registry.ion.login_server
   }

@@ -47,12 +47,12 @@ resource "azurerm_cosmosdb_sql_database" "metadata" {
 }
 
 resource "azurerm_cosmosdb_sql_container" "metadata" {
-  for_each            = local.is_cosmos ? toset(var.cosmos_containers) : toset([])
-  name                = each.value
+  for_each            = local.is_cosmos ? { for c in var.cosmos_containers : c.name => c.partition_key } : {}
+  name                = each.key
   resource_group_name = data.azurerm_resource_group.this.name
   account_name        = azurerm_cosmosdb_account.metadata.name
   database_name       = azurerm_cosmosdb_sql_database.metadata[0].name
-  partition_key_paths = ["/id"]
+  partition_key_paths = [each.value]
 }
 
 # Cosmos DB Built-in Data Contributor (data plane) for both identities.

@@ -93,9 +93,16 @@ variable "metadata_database" {
 }
 
 variable "cosmos_containers" {
-  type        = list(string)
-  description = "NoSQL containers Ion's metadata store uses, each partitioned by its document id."
-  default     = ["event_contexts", "insights", "jobs"]
+  type = list(object({
+    name          = string
+    partition_key = string
+  }))
+  description = "NoSQL containers of Ion's metadata store and their partition key paths (shared/metadata/cosmos.py CONTAINERS); created here because data-plane roles cannot create them."
+  default = [
+    { name = "event_contexts", partition_key = "/id" },
+    { name = "jobs", partition_key = "/id" },
+    { name = "insights", partition_key = "/correlation_id" },
+  ]
 }
 
 variable "blob_container" {

@@ -129,7 +129,7 @@ var aciSettings = {
   ION_ACI_SUBSCRIPTION_ID: subscription().subscriptionId
   ION_ACI_RESOURCE_GROUP: resourceGroup().name
   ION_ACI_LOCATION: location
-  ION_ACI_IDENTITY_ID: jobsIdentityId
+  ION_ACI_IDENTITY: jobsIdentityId
   ION_ACI_IDENTITY_CLIENT_ID: jobsClientId
   ION_ACI_REGISTRY_SERVER: registryLoginServer
 }

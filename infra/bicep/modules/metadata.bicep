@@ -14,7 +14,7 @@ param databaseName string
 param keyVaultName string
 @description('Principals given the Cosmos DB Built-in Data Contributor role (NoSQL).')
 param principalIds array
-@description('NoSQL containers Ion\'s metadata store uses, each partitioned by its document id.')
+@description('NoSQL containers: [{name, partitionKey}].')
 param containers array
 
 var isCosmos = metadataStore == 'cosmos'
@@ -72,13 +72,13 @@ resource sqlDatabase 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-05
 
 resource sqlContainer 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = [for c in containers: if (isCosmos) {
   parent: sqlDatabase
-  name: c
+  name: c.name
   properties: {
     resource: {
-      id: c
+      id: c.name
       partitionKey: {
         paths: [
-          '/id'
+          c.partitionKey
         ]
         kind: 'Hash'
       }
