@@ -12,7 +12,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY ${MODULE}/ ${MODULE}/
-COPY media_rules.py ./
 
 # Not root. The module writes only under SIDECAR_BASE_DIR (/ion), a volume shared with the sidecar.
 RUN useradd --system --uid 10002 --no-create-home module

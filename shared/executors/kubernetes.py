@@ -147,6 +147,11 @@ def build_job(job: JobLaunch, k8s: KubernetesSettings, ion: IonSettings) -> dict
     if resources.gpu:
         module_resources["requests"][k8s.gpu_resource] = str(resources.gpu)
         module_resources["limits"][k8s.gpu_resource] = str(resources.gpu)
+    sidecar_env = dict(spec.sidecar_env)
+    if k8s.workload_identity:
+        # The workload identity webhook sets AZURE_CLIENT_ID from the service account's annotation;
+        # the dispatcher's own client id would point the sidecar at the wrong identity.
+        sidecar_env.pop("AZURE_CLIENT_ID", None)
     mounts = [{"name": VOLUME_NAME, "mountPath": MOUNT_PATH}]
     module: dict[str, Any] = {
         "name": MODULE_CONTAINER,
@@ -164,7 +169,7 @@ def build_job(job: JobLaunch, k8s: KubernetesSettings, ion: IonSettings) -> dict
         "name": SIDECAR_CONTAINER,
         "image": spec.sidecar_image,
         "restartPolicy": "Always",
-        "env": _env_list(spec.sidecar_env),
+        "env": _env_list(sidecar_env),
         "envFrom": [{"secretRef": {"name": name}}],
         # startupProbe: the kubelet starts the module only once the sidecar answers.
         "startupProbe": {

@@ -39,7 +39,8 @@ def ion() -> IonSettings:
                        SERVICEBUS_FULLY_QUALIFIED_NAMESPACE="ns.servicebus.windows.net",
                        COSMOS_ENDPOINT="https://c.documents.azure.com", COSMOS_KEY="cosmos-key-xyz",
                        AZURE_STORAGE_ACCOUNT_URL="https://acct.blob.core.windows.net",
-                       ION_SIDECAR_IMAGE="reg.example/ion-sidecar:1", ION_RETENTION_SECONDS=3600)
+                       ION_SIDECAR_IMAGE="reg.example/ion-sidecar:1", ION_RETENTION_SECONDS=3600,
+                       AZURE_CLIENT_ID="dispatcher-identity")
 
 
 @pytest.fixture
@@ -113,6 +114,7 @@ def test_launch_submits_secret_then_job_with_exact_spec(env: tuple[FakeCluster, 
     assert side_env["ION_JOB_ID"] == launch.record.job_id and side_env["ION_ATTEMPT"] == "1"
     assert side_env["ION_PUBLISHES"] == "face_detected" and side_env["ION_MESSAGING"] == "servicebus"
     assert side_env["ION_HOME"] == "/tmp/ion-home"
+    assert "AZURE_CLIENT_ID" not in side_env  # set by the workload identity webhook instead
     assert "COSMOS_KEY" not in side_env and "SHARED_SECRET" not in side_env
     # The secret is nowhere in the Job, in any form.
     assert SECRET not in json.dumps(job) and "cosmos-key-xyz" not in json.dumps(job)
