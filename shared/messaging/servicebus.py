@@ -27,9 +27,10 @@ log = logging.getLogger(__name__)
 SERVICE = "Azure Service Bus"
 SETTING = "SERVICEBUS_CONNECTION_STRING or SERVICEBUS_FULLY_QUALIFIED_NAMESPACE"
 LOCK_DURATION = timedelta(seconds=60)  # the subscription's server-side lock (Service Bus allows up to 5 min)
-RENEW_MARGIN = 15.0  # seconds before the server lock ends at which a longer-held message is renewed
+RENEW_MARGIN = 15.0  # renew a longer-held message this long before the server lock ends (at most 1/3 of it)
 DUPLICATE_WINDOW = timedelta(days=1)  # a republished child event within a day is dropped by the service
 MIN_WAIT = 0.5  # Service Bus has no instant poll, and no wait at all would block until a message comes
+RECEIVE_SLICE = 1.0  # a long wait is received in slices, so lock renewals are never held up for long
 KEEPER_PERIOD = 0.25
 PEEK_PAGE = 250
 FIRST_CONTACT: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 15, "retry_total": 1}
@@ -203,10 +204,14 @@ class ServiceBusBus(MessageBus):
         self._release_expired()
         receiver, lock = self._receiver(subscription)
         topic = self._topics[subscription]
-        with lock, _service_errors():
-            messages = receiver.receive_messages(
-                max_message_count=max_messages, max_wait_time=max(wait, MIN_WAIT)
-            )
+        deadline = time.monotonic() + max(wait, MIN_WAIT)
+        while True:
+            # The receiver is not thread-safe: it is shared with the lock keeper under `lock`.
+            slice_ = min(RECEIVE_SLICE, max(deadline - time.monotonic(), MIN_WAIT))
+            with lock, _service_errors():
+                messages = receiver.receive_messages(max_message_count=max_messages, max_wait_time=slice_)
+            if messages or time.monotonic() >= deadline:
+                break
         now = time.monotonic()
         received = []
         for sdk_message in messages:
@@ -275,10 +280,11 @@ class ServiceBusBus(MessageBus):
 
     def _renew_due(self) -> None:
         now = time.monotonic()
+        margin = min(RENEW_MARGIN, self._lock_duration.total_seconds() / 3)
         with self._state:
             due = [
                 held for held in self._held.values()
-                if held.server_locked_until - now < RENEW_MARGIN and held.deadline > held.server_locked_until
+                if held.server_locked_until - now < margin and held.deadline > held.server_locked_until
             ]
         for held in due:
             receiver, lock = self._receiver(held.subscription)
