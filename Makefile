@@ -25,6 +25,7 @@ tools: install
 lint: install
 	$(VENV)/bin/ruff check shared sidecar dispatcher_functions tests function_app.py
 	$(VENV)/bin/mypy shared sidecar dispatcher_functions function_app.py
+	cd sdk/python && ../../$(VENV)/bin/mypy
 
 test: tools lint
 	$(PY) -m pytest -q -p no:cacheprovider
