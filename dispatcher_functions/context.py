@@ -49,13 +49,13 @@ class AppContext:
                 # topics and subscriptions belong to the infrastructure (bicep/terraform), and the app's
                 # identity needs no rights to manage them.
                 ensure_subscriptions(providers.bus, manifest, settings.max_delivery_count)
+            registry = ExecutorRegistry(settings, providers.blob, executors)
+            dispatcher = Dispatcher(manifest, providers.metadata, registry, settings)
+            return cls(settings, FunctionsSettings(), manifest, providers, registry, dispatcher,
+                       Reconciler(dispatcher))
         except BaseException:
             providers.close()
             raise
-        registry = ExecutorRegistry(settings, providers.blob, executors)
-        dispatcher = Dispatcher(manifest, providers.metadata, registry, settings)
-        return cls(settings, FunctionsSettings(), manifest, providers, registry, dispatcher,
-                   Reconciler(dispatcher))
 
     def close(self) -> None:
         self.executors.close()
