@@ -24,7 +24,8 @@ BLOCK_SIZE = 4 * 1024 * 1024
 SINGLE_SHOT_SIZE = 8 * 1024 * 1024
 MAX_CONCURRENCY = 4
 # First contact gives up quickly: a wrong account or an unreachable endpoint is a configuration problem.
-FIRST_CONTACT: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 15, "retry_total": 1}
+# (No retry: the storage retry policy's first back-off alone is 15 s.)
+FIRST_CONTACT: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 15, "retry_total": 0}
 
 
 def _client_options() -> dict[str, Any]:
@@ -104,6 +105,11 @@ class AzureBlobStore(BlobStore):
                 SERVICE, setting, "the credentials are malformed (the account key must be base64)"
             ) from _scrubbed(exc, secret)
         except HttpResponseError as exc:
+            if exc.status_code in (401, 403):
+                raise ConfigurationError(
+                    SERVICE, setting,
+                    f"the service refused the credentials (HTTP {exc.status_code})",
+                ) from _scrubbed(exc, secret)
             raise ConfigurationError(
                 SERVICE, f"{setting} or ION_BLOB_CONTAINER",
                 f"cannot create container {self._container.container_name!r} "

@@ -76,12 +76,29 @@ class CosmosMetadata(MetadataStore):
         return store
 
     def ensure_containers(self) -> None:
-        """Create the database and containers if missing (idempotent)."""
-        from azure.cosmos import PartitionKey
+        """Create the database and containers if missing (idempotent).
 
-        self._db = self._client.create_database_if_not_exists(self._database_name)
-        for name, path in CONTAINERS.items():
-            self._containers[name] = self._db.create_container_if_not_exists(name, PartitionKey(path=path))
+        A managed identity with a data-plane role may not create them (HTTP 403): then they must have
+        been deployed (infra/ creates them), and reading their metadata checks that they exist.
+        """
+        from azure.cosmos import PartitionKey
+        from azure.cosmos.exceptions import CosmosHttpResponseError
+
+        try:
+            db = self._client.create_database_if_not_exists(self._database_name)
+            containers = {
+                name: db.create_container_if_not_exists(name, PartitionKey(path=path))
+                for name, path in CONTAINERS.items()
+            }
+        except CosmosHttpResponseError as exc:
+            if exc.status_code != 403:
+                raise
+            db = self._client.get_database_client(self._database_name)
+            containers = {name: db.get_container_client(name) for name in CONTAINERS}
+            for container in containers.values():
+                container.read()
+        self._db = db
+        self._containers = containers
 
     def _container(self, name: str) -> ContainerProxy:
         if not self._containers:
