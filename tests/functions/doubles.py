@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from shared.errors import TransientError
 from shared.executors.base import ExecutionState, ExecutionStatus, Executor, JobLaunch
 from shared.models import JobRecord
@@ -15,14 +17,16 @@ class CountingExecutor(Executor):
         self.launches: list[JobLaunch] = []
         self.states: dict[str, ExecutionStatus] = {}
         self.unreachable = False
+        self._lock = threading.Lock()
 
     def launch(self, job: JobLaunch) -> None:
         if self.unreachable:
             raise TransientError("executor API unreachable")
-        if job.execution_id in self.states:  # idempotent, like every executor
-            return
-        self.launches.append(job)
-        self.states[job.execution_id] = ExecutionStatus(ExecutionState.RUNNING)
+        with self._lock:  # idempotent, like every executor: one resource per execution id
+            if job.execution_id in self.states:
+                return
+            self.launches.append(job)
+            self.states[job.execution_id] = ExecutionStatus(ExecutionState.RUNNING)
 
     def fail(self, record: JobRecord, exit_code: int = 3) -> None:
         self.states[record.execution_id] = ExecutionStatus(ExecutionState.FAILED, exit_code, f"exit {exit_code}")

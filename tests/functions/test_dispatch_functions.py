@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import pytest
 
@@ -54,6 +55,31 @@ def test_the_same_message_delivered_again_launches_nothing(loaded: LoadedApp) ->
     assert len(loaded.executor.launches) == 1
     jobs = loaded.context.providers.metadata.jobs(event.correlation_id)
     assert [(j.module, j.attempt) for j in jobs] == [("link-splitter", 1)]
+
+
+def test_concurrent_deliveries_of_one_message_launch_one_job(loaded: LoadedApp) -> None:
+    """A lock that expired mid-dispatch lets a second instance take the message while the first runs."""
+    event = Event.new("new_link", {"url": "https://example.org/race"})
+    dispatch = loaded.functions()["dispatch_link_splitter"].get_user_function()
+    start = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def deliver(count: int) -> None:
+        start.wait()
+        try:
+            dispatch(event_message(event, delivery_count=count))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(1, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(loaded.executor.launches) == 1
+    (record,) = loaded.context.providers.metadata.jobs(event.correlation_id)
+    assert record.status == JobStatus.RUNNING
 
 
 def test_an_executor_failure_raises_so_the_host_redelivers(loaded: LoadedApp) -> None:
