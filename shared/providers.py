@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from shared.blob.base import BlobStore
 from shared.messaging.base import MessageBus
@@ -64,6 +67,64 @@ class Providers:
     def open(cls, settings: IonSettings) -> Providers:
         return cls(open_bus(settings), open_metadata(settings), open_blob(settings))
 
+    @classmethod
+    def lazy(cls, settings: IonSettings) -> Providers:
+        """Providers opened on first use: a sidecar answers /healthz before any SDK loads or connects."""
+        return LazyProviders(settings)
+
     def close(self) -> None:
         for provider in (self.bus, self.metadata, self.blob):
             provider.close()
+
+
+class _Opened:
+    """A provider slot that opens once, on first use; a failed open is tried again on the next use."""
+
+    def __init__(self, opener: Callable[[IonSettings], Any], settings: IonSettings) -> None:
+        self._opener = opener
+        self._settings = settings
+        self._lock = threading.Lock()
+        self.value: Any = None
+
+    def get(self) -> Any:
+        if self.value is None:
+            with self._lock:
+                if self.value is None:
+                    self.value = self._opener(self._settings)
+        return self.value
+
+
+class LazyProviders(Providers):
+    """Providers that open each store when it is first needed (the sidecar's /ready or /done).
+
+    A sidecar starts without importing the Azure SDKs or contacting any service, so a job is never
+    held up by a slow or unreachable provider before its module even asks for its inputs; a provider
+    that cannot be opened then fails the call that needed it with a clear (secret-free) error.
+    """
+
+    def __init__(self, settings: IonSettings) -> None:  # noqa: D107 - no dataclass fields to fill
+        self._slots = {
+            "bus": _Opened(open_bus, settings),
+            "metadata": _Opened(open_metadata, settings),
+            "blob": _Opened(open_blob, settings),
+        }
+
+    @property  # type: ignore[override]
+    def bus(self) -> MessageBus:
+        value: MessageBus = self._slots["bus"].get()
+        return value
+
+    @property  # type: ignore[override]
+    def metadata(self) -> MetadataStore:
+        value: MetadataStore = self._slots["metadata"].get()
+        return value
+
+    @property  # type: ignore[override]
+    def blob(self) -> BlobStore:
+        value: BlobStore = self._slots["blob"].get()
+        return value
+
+    def close(self) -> None:
+        for slot in self._slots.values():
+            if slot.value is not None:
+                slot.value.close()

@@ -1,0 +1,71 @@
+"""The sidecar of one job, configured from the environment: what the sidecar image runs.
+
+Kept light on purpose: no command-line framework, and providers opened on first use (the first
+/ready or /done), so the sidecar answers /healthz quickly and idles small whatever the providers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from pydantic import ValidationError
+
+from shared.contract import SidecarConfig
+from shared.providers import Providers
+from shared.settings import IonSettings
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def config_problem(error: ValidationError) -> str:
+    """Name the variable and the problem, never the value: SHARED_SECRET is one of them."""
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        alias = SidecarConfig.model_fields.get(field)
+        name = alias.validation_alias if alias and isinstance(alias.validation_alias, str) else field
+        problems.append(f"{name}: {item['msg']}")
+    return "; ".join(problems)
+
+
+async def serve_until_signal(config: SidecarConfig, providers: Providers, host: str) -> bool:
+    from sidecar.server import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await serve(config, providers, host=host, shutdown=stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def run_standalone(host: str = "127.0.0.1") -> int:
+    """Serve the job's contract; 0 after a successful /done, 2 for a bad environment, 1 if it cannot listen."""
+    configure_logging()
+    try:
+        config = SidecarConfig()  # filled from the environment
+    except ValidationError as error:
+        print(f"ion sidecar: invalid environment: {config_problem(error)}", file=sys.stderr)
+        return 2
+    from sidecar.server import CannotListen
+
+    providers = Providers.lazy(IonSettings())
+    try:
+        finished = asyncio.run(serve_until_signal(config, providers, host))
+    except CannotListen as error:
+        print(f"ion sidecar: {error.strerror}", file=sys.stderr)
+        return 1
+    finally:
+        providers.close()
+    # Stopped by a signal before /done: report it like a process killed by SIGTERM.
+    return 0 if finished else 128 + signal.SIGTERM
