@@ -39,7 +39,8 @@ param metadataDatabase string
 param cosmosEndpoint string
 @description('Key Vault secret URI of the MongoDB connection string.')
 param mongodbUriSecretUri string
-@description('Application Insights connection string.')
+@secure()
+@description('Application Insights connection string (names the ingestion endpoint; kept out of deployment logs).')
 param appInsightsConnectionString string
 @description('Reconciler schedule (NCRONTAB).')
 param reconcileSchedule string
