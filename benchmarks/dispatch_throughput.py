@@ -68,7 +68,7 @@ def _raw_bus(folder: Path, events: list[Event], batch: int) -> float:
 
 
 def _dispatched(folder: Path, events: list[Event], batch: int) -> tuple[float, int]:
-    settings = IonSettings(ION_HOME=str(folder))  # type: ignore[call-arg]
+    settings = IonSettings(ION_HOME=str(folder))
     manifest = parse_manifest({"modules": [
         {"name": MODULE, "subscribes_to": TOPIC, "executor": "local", "command": ["true"]},
     ]})

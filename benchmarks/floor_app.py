@@ -25,7 +25,7 @@ def main() -> None:
     config = Config()
     config.bind = [f"127.0.0.1:{int(sys.argv[1])}"]
     config.accesslog = None
-    asyncio.run(serve(app, config, mode="asgi"))  # type: ignore[arg-type]
+    asyncio.run(serve(app, config, mode="asgi"))
 
 
 if __name__ == "__main__":

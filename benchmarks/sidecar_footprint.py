@@ -11,8 +11,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.harness import MIB, PYTHON, Child, Row, azurite, clean_env, free_port, median, ratio, rss_bytes
-from benchmarks.harness import scratch, wait_healthy
+from benchmarks.harness import (
+    MIB,
+    PYTHON,
+    Child,
+    Row,
+    azurite,
+    clean_env,
+    free_port,
+    median,
+    ratio,
+    rss_bytes,
+    scratch,
+    wait_healthy,
+)
 
 STARTS = 5
 IDLE_SECONDS = 2.0  # let start-up work settle before reading RSS

@@ -102,25 +102,25 @@ class LazyProviders(Providers):
     that cannot be opened then fails the call that needed it with a clear (secret-free) error.
     """
 
-    def __init__(self, settings: IonSettings) -> None:  # noqa: D107 - no dataclass fields to fill
+    def __init__(self, settings: IonSettings) -> None:
         self._slots = {
             "bus": _Opened(open_bus, settings),
             "metadata": _Opened(open_metadata, settings),
             "blob": _Opened(open_blob, settings),
         }
 
-    @property  # type: ignore[override]
-    def bus(self) -> MessageBus:
+    @property
+    def bus(self) -> MessageBus:  # type: ignore[override]
         value: MessageBus = self._slots["bus"].get()
         return value
 
-    @property  # type: ignore[override]
-    def metadata(self) -> MetadataStore:
+    @property
+    def metadata(self) -> MetadataStore:  # type: ignore[override]
         value: MetadataStore = self._slots["metadata"].get()
         return value
 
-    @property  # type: ignore[override]
-    def blob(self) -> BlobStore:
+    @property
+    def blob(self) -> BlobStore:  # type: ignore[override]
         value: BlobStore = self._slots["blob"].get()
         return value
 
