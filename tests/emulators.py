@@ -114,13 +114,13 @@ class EmulatorProcess:
 
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    """Azurite's blob service only."""
+    """Azurite's blob service only, telemetry off."""
     binary = find_tool("azurite-blob")
     workdir = tmp_path_factory.mktemp("azurite")
     port = free_port()
     argv = [
         binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(workdir / "data"),
-        "--skipApiVersionCheck", "--loose", "--silent",
+        "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
     ]
     process = EmulatorProcess("azurite", argv, port, workdir)
     endpoint = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
