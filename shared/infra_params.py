@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,7 +325,5 @@ def render_parameters(params: Mapping[str, Any], fmt: ParamsFormat, output: Path
 
 
 def _relative_posix(target: Path, start: Path) -> str:
-    import os
-
     relative = Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
     return relative if relative.startswith(".") else f"./{relative}"

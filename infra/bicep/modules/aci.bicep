@@ -33,7 +33,7 @@ resource launcher 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
 resource launcherAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(resourceGroup().id, dispatcherPrincipalId, 'ion-aci-launcher')
   properties: {
-    roleDefinitionId: launcher.id
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', launcher.name)
     principalId: dispatcherPrincipalId
     principalType: 'ServicePrincipal'
   }
