@@ -52,6 +52,14 @@ def resolve_command(command: list[str]) -> list[str]:
 
 
 @dataclass
+class _Outcome:
+    state: ExecutionState
+    exit_code: int | None = None
+    reason: str | None = None
+    logs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class _Execution:
     job: JobLaunch
     folder: Path
@@ -223,19 +231,21 @@ class LocalExecutor(Executor):
             if execution is None:
                 return
             try:
-                self._run(execution)
+                outcome = self._run(execution)
             except Exception as exc:  # a broken job must not take the worker down
                 log.exception("job %s failed to run", execution.job.execution_id)
-                execution.state, execution.reason = ExecutionState.FAILED, f"could not run: {exc}"
-            self._save(execution)
+                outcome = _Outcome(ExecutionState.FAILED, reason=f"could not run: {exc}")
+            # Saved first, then published in one step: a reader never sees a final state without logs.
+            self._save(execution.job.execution_id, outcome)
+            execution.exit_code, execution.reason, execution.logs = outcome.exit_code, outcome.reason, outcome.logs
+            execution.state = outcome.state
             if self.on_finished is not None:
                 self.on_finished()
 
-    def _run(self, execution: _Execution) -> None:
+    def _run(self, execution: _Execution) -> _Outcome:
         job = execution.job
         if execution.cancelled:
-            execution.state, execution.reason = ExecutionState.FAILED, "cancelled before it started"
-            return
+            return _Outcome(ExecutionState.FAILED, reason="cancelled before it started")
         base_dir = execution.folder / "work"
         logs_dir = execution.folder / "logs"
         for folder in (base_dir, logs_dir):
@@ -250,42 +260,41 @@ class LocalExecutor(Executor):
         stdout_path, stderr_path = logs_dir / "stdout.txt", logs_dir / "stderr.txt"
         execution.state = ExecutionState.RUNNING
         try:
-            with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-                try:
-                    process = subprocess.Popen(
-                        resolve_command(job.module.command or []),
-                        cwd=self.workdir, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                        start_new_session=True, preexec_fn=_die_with_parent,
-                    )
-                except OSError as exc:
-                    execution.state = ExecutionState.FAILED
-                    execution.reason = f"cannot start {job.module.command!r}: {exc.strerror}"
-                    return
-                execution.process = process
-                if execution.cancelled:
-                    _kill_group(process)
-                timeout = job.module.timeout.total_seconds()
-                try:
-                    code = process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    _kill_group(process)
-                    process.wait()
-                    execution.state = ExecutionState.FAILED
-                    execution.reason = f"timed out after {job.module.timeout}"
-                    return
-            execution.exit_code = code
-            if execution.cancelled:
-                execution.state, execution.reason = ExecutionState.FAILED, "cancelled"
-            elif code == 0:
-                execution.state = ExecutionState.SUCCEEDED
-            else:
-                execution.state = ExecutionState.FAILED
-                execution.reason = f"module exited with code {code}" + _tail(stderr_path)
+            outcome = self._run_module(execution, env, stdout_path, stderr_path)
         finally:
             stop_sidecar()
             with contextlib.suppress(Exception):
                 served.result(timeout=10)
-            execution.logs = self._store_logs(job, {"stdout": stdout_path, "stderr": stderr_path})
+        outcome.logs = self._store_logs(job, {"stdout": stdout_path, "stderr": stderr_path})
+        return outcome
+
+    def _run_module(self, execution: _Execution, env: dict[str, str], stdout_path: Path,
+                    stderr_path: Path) -> _Outcome:
+        job = execution.job
+        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+            try:
+                process = subprocess.Popen(
+                    resolve_command(job.module.command or []),
+                    cwd=self.workdir, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                    start_new_session=True, preexec_fn=_die_with_parent,
+                )
+            except OSError as exc:
+                return _Outcome(ExecutionState.FAILED,
+                                reason=f"cannot start {job.module.command!r}: {exc.strerror}")
+            execution.process = process
+            if execution.cancelled:
+                _kill_group(process)
+            try:
+                code = process.wait(timeout=job.module.timeout.total_seconds())
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                process.wait()
+                return _Outcome(ExecutionState.FAILED, reason=f"timed out after {job.module.timeout}")
+        if execution.cancelled:
+            return _Outcome(ExecutionState.FAILED, code, "cancelled")
+        if code == 0:
+            return _Outcome(ExecutionState.SUCCEEDED, code)
+        return _Outcome(ExecutionState.FAILED, code, f"module exited with code {code}" + _tail(stderr_path))
 
     def _store_logs(self, job: JobLaunch, files: dict[str, Path]) -> dict[str, str]:
         blob = self._blob
@@ -303,13 +312,13 @@ class LocalExecutor(Executor):
                 log.warning("could not store %s of %s: %s", name, job.execution_id, exc)
         return stored
 
-    def _save(self, execution: _Execution) -> None:
-        path = self._result_path(execution.job.execution_id)
+    def _save(self, key: str, outcome: _Outcome) -> None:
+        path = self._result_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps({
-            "state": execution.state.value, "exit_code": execution.exit_code,
-            "reason": execution.reason, "logs": execution.logs,
+            "state": outcome.state.value, "exit_code": outcome.exit_code,
+            "reason": outcome.reason, "logs": outcome.logs,
         }))
         temporary.replace(path)
 
