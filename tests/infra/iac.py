@@ -44,10 +44,10 @@ def bicep_files() -> list[Path]:
     return sorted(BICEP.rglob("*.bicep"))
 
 
-def bicep_declarations(path: Path) -> list[BicepDeclaration]:
+def bicep_declarations(path: Path, root: Path = ROOT) -> list[BicepDeclaration]:
     text = path.read_text(encoding="utf-8")
     return [
-        BicepDeclaration(str(path.relative_to(ROOT)), m.group(2), m.group(3), m.group(4), m.group(1))
+        BicepDeclaration(str(path.relative_to(root)), m.group(2), m.group(3), m.group(4), m.group(1))
         for m in _DECLARATION.finditer(text)
     ]
 

@@ -70,15 +70,11 @@ def test_bicep_secrets_are_secure() -> None:
                 )
 
 
-def test_the_bicep_reader_sees_decorators() -> None:
+def test_the_bicep_reader_sees_decorators(tmp_path: Path) -> None:
     """Guards the reader the tests above rely on."""
-    text = "@secure()\n@description('a (b) c')\nparam mongoPassword string\n"
-    path = ROOT / "tests" / "infra" / "_probe.bicep"
-    path.write_text(text, encoding="utf-8")
-    try:
-        (declaration,) = bicep_declarations(path)
-    finally:
-        path.unlink()
+    path = tmp_path / "probe.bicep"
+    path.write_text("@secure()\n@description('a (b) c')\nparam mongoPassword string\n", encoding="utf-8")
+    (declaration,) = bicep_declarations(path, root=tmp_path)
     assert declaration.name == "mongoPassword"
     assert declaration.secure
     assert declaration.description == "a (b) c"
