@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 
 from shared.blob.base import blob_name
 from shared.contract.config import SidecarConfig
 from shared.contract.outputs import OutputPlan, child_context
+from shared.contract.transfer import transfer_all
 from shared.models import EventContext, Insight, execution_id
 from shared.providers import Providers
 
@@ -27,11 +30,15 @@ class CommitResult:
 
 def commit_outputs(plan: OutputPlan, config: SidecarConfig, providers: Providers) -> CommitResult:
     """Blocking; run it in a thread. Provider errors propagate (the app answers 500)."""
-    urls: dict[str, str] = {}
-    for relative, path in plan.files.items():
-        name = blob_name(config.correlation_id, config.event_id, config.module, relative)
-        urls[relative] = providers.blob.put(path, name)
+    blob = providers.blob
+
+    def store(relative: str, path: Path) -> str:
+        url = blob.put(path, blob_name(config.correlation_id, config.event_id, config.module, relative))
         log.info("out/data/%s stored", relative)
+        return url
+
+    stored = transfer_all((relative, partial(store, relative, path)) for relative, path in plan.files.items())
+    urls = {relative: stored[relative] for relative in plan.files}  # in out/data order
 
     insight: Insight | None = None
     if plan.stores_insight:

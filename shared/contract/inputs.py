@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from shared.contract.config import SidecarConfig
 from shared.contract.errors import ContractError
 from shared.contract.paths import inside, normalize, relative_path_problem
+from shared.contract.transfer import transfer_all
 from shared.errors import InvalidName, NotFound
 from shared.models import EventContext
 from shared.providers import Providers
@@ -30,18 +32,25 @@ def prepare_inputs(config: SidecarConfig, providers: Providers) -> EventContext:
     for folder in (data_dir, config.out_dir / "data", config.out_dir / "events"):
         _make_folder(folder, config.base_dir)
 
-    for name, url in sorted(context.files.items()):
+    # Every name is checked before the first download starts.
+    targets: dict[str, Path] = {}
+    for name in sorted(context.files):
         problem = relative_path_problem(name)
         target = data_dir / normalize(name) if problem is None else data_dir
         if problem is not None or not inside(target.parent, data_dir):
             raise ContractError(500, f"event {context.id}: file name {name!r} {problem or 'leaves in/data'}")
+        targets[name] = target
+    store = providers.blob
+
+    def fetch(name: str) -> None:
         try:
-            blob = providers.blob.name_from_url(url)
-            providers.blob.get(blob, target)
+            store.get(store.name_from_url(context.files[name]), targets[name])
         except (InvalidName, NotFound) as error:
             problem = f"file {name!r} cannot be downloaded: {error}"
             raise ContractError(500, f"event {context.id}: {problem}") from error
         log.info("in/data/%s downloaded", normalize(name))
+
+    transfer_all((name, partial(fetch, name)) for name in targets)
 
     meta_path = config.in_dir / "meta.json"
     if context.data:
