@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
 from shared.blob.filesystem import FilesystemBlobStore
 
 
