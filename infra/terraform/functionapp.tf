@@ -61,12 +61,13 @@ locals {
   }
 
   settings_azurebatch = {
-    ION_BATCH_ACCOUNT_URL       = local.batch_endpoint
-    ION_BATCH_POOL_ID           = "ion"
-    ION_BATCH_CREATE_POOL       = "false"
-    ION_BATCH_GPU_VM_SIZES      = var.batch_gpu_vm_size
-    ION_BATCH_REGISTRY_SERVER   = azurerm_container_registry.ion.login_server
-    ION_BATCH_REGISTRY_IDENTITY = azurerm_user_assigned_identity.jobs.id
+    ION_BATCH_ACCOUNT_URL        = local.batch_endpoint
+    ION_BATCH_POOL_ID            = "ion"
+    ION_BATCH_CREATE_POOL        = "false"
+    ION_BATCH_GPU_VM_SIZES       = var.batch_gpu_vm_size
+    ION_BATCH_REGISTRY_SERVER    = azurerm_container_registry.ion.login_server
+    ION_BATCH_REGISTRY_IDENTITY  = azurerm_user_assigned_identity.jobs.id
+    ION_BATCH_IDENTITY_CLIENT_ID = azurerm_user_assigned_identity.jobs.client_id
   }
 
   settings_aci = {

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import shlex
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -69,6 +70,8 @@ class AzureBatchSettings(BaseSettings):
     - ION_BATCH_REGISTRY_SERVER / ION_BATCH_REGISTRY_IDENTITY: a container registry the pool's nodes
       log in to with a user-assigned identity (resource id) assigned to the pool.
     - ION_BATCH_SIDECAR_PORT: the sidecar's port inside a task's network namespace (default 8080).
+    - ION_BATCH_IDENTITY_CLIENT_ID: client id of the jobs' user-assigned identity (assigned to the
+      pool); the sidecar uses it as AZURE_CLIENT_ID instead of the dispatcher's own identity.
     Task directories are kept for ION_RETENTION_SECONDS after a task ends.
     """
 
@@ -91,6 +94,7 @@ class AzureBatchSettings(BaseSettings):
     registry_server: str | None = None
     registry_identity: str | None = None
     sidecar_port: int = Field(default=8080, ge=1, le=65535)
+    identity_client_id: str | None = None
 
     @field_validator("gpu_vm_sizes", mode="before")
     @classmethod
@@ -178,6 +182,9 @@ def build_task(job: JobLaunch, batch: AzureBatchSettings, ion: IonSettings) -> A
     from azure.batch import models
 
     spec = container_job(job, ion, batch.sidecar_port)
+    if batch.identity_client_id:
+        # The pool's nodes carry the jobs' identity, not the dispatcher's.
+        spec = replace(spec, sidecar_env={**spec.sidecar_env, "AZURE_CLIENT_ID": batch.identity_client_id})
     script = task_script(job, spec)
     return models.BatchTaskCreateOptions(
         id=task_id(job.execution_id),

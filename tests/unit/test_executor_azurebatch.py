@@ -248,3 +248,13 @@ def test_task_script_runs_module_beside_sidecar(tmp_path: Path, exit_code: int, 
     assert (tmp_path / "secret").read_text() == SECRET  # reached the module by name
     assert all(SECRET not in arg for call in calls for arg in call)
     assert (tmp_path / "wd" / "ion").is_dir()
+
+
+def test_sidecar_uses_the_jobs_identity_not_the_dispatchers(ion: IonSettings, batch: AzureBatchSettings) -> None:
+    dispatcher_identity = ion.model_copy(update={"azure_client_id": "dispatcher-client-id"})
+    script = build_task(make_launch(), batch, dispatcher_identity).command_line
+    assert "AZURE_CLIENT_ID=dispatcher-client-id" in script  # no jobs identity configured: inherited
+    jobs = batch.model_copy(update={"identity_client_id": "jobs-client-id"})
+    script = build_task(make_launch(), jobs, dispatcher_identity).command_line
+    assert "AZURE_CLIENT_ID=jobs-client-id" in script
+    assert "dispatcher-client-id" not in script

@@ -124,6 +124,7 @@ var azurebatchSettings = {
   ION_BATCH_GPU_VM_SIZES: batchGpuVmSize
   ION_BATCH_REGISTRY_SERVER: registryLoginServer
   ION_BATCH_REGISTRY_IDENTITY: jobsIdentityId
+  ION_BATCH_IDENTITY_CLIENT_ID: jobsClientId
 }
 
 var aciSettings = {
