@@ -93,8 +93,17 @@ class ServiceBusBus(MessageBus):
         else:
             raise ConfigurationError(SERVICE, SETTING, "neither is set")
         bus = cls(client, admin, lock_duration=timedelta(seconds=min(max(settings.lock_seconds, 5), 300)))
-        bus.check(setting, secret)
+        bus.learn_topics(_manifest_topics(settings))
+        if secret:
+            # The probe is a management call: a managed identity with only the data roles (what the
+            # infra grants) may not make it, so identities meet their first error on first real use.
+            bus.check(setting, secret)
         return bus
+
+    def learn_topics(self, topics: dict[str, str]) -> None:
+        """Subscription -> topic, so receiving needs no management rights to find a subscription's topic."""
+        with self._state:
+            self._topics.update(topics)
 
     def check(self, setting: str = SETTING, secret: str | None = None) -> None:
         """First contact with the namespace, with short timeouts: a wrong setting fails fast and clearly."""
@@ -392,11 +401,20 @@ def _seconds_left(until: datetime | None, default: timedelta) -> float:
 @contextlib.contextmanager
 def _service_errors() -> Iterator[None]:
     """Failures the SDK's own retries could not overcome: a later attempt may succeed."""
-    from azure.core.exceptions import AzureError
-    from azure.servicebus.exceptions import ServiceBusError
+    from azure.core.exceptions import AzureError, ClientAuthenticationError
+    from azure.servicebus.exceptions import (
+        ServiceBusAuthenticationError,
+        ServiceBusAuthorizationError,
+        ServiceBusError,
+    )
 
     try:
         yield
+    except (ServiceBusAuthenticationError, ServiceBusAuthorizationError, ClientAuthenticationError):
+        # Retrying cannot fix a refused identity: say which setting to check instead.
+        raise ConfigurationError(
+            SERVICE, SETTING, "the namespace refused the credentials (wrong key, or missing data role)"
+        ) from None
     except (ServiceBusError, AzureError) as exc:
         if isinstance(exc, LockLost):
             raise
@@ -429,3 +447,15 @@ def _redact(text: str, secret: str | None) -> str:
         if len(piece) >= 8:
             text = text.replace(piece, "***")
     return text
+
+
+def _manifest_topics(settings: IonSettings) -> dict[str, str]:
+    """Each module's subscription and topic, from the manifest when there is one to read."""
+    from shared.errors import ManifestError
+    from shared.manifest import load_manifest
+
+    try:
+        manifest = load_manifest(settings.modules)
+    except ManifestError:
+        return {}
+    return {module.name: module.subscribes_to for module in manifest}

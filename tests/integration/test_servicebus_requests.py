@@ -192,3 +192,49 @@ def test_a_subscription_set_up_elsewhere_is_found_through_the_administration_cli
     worker.complete(message)
     setup.close()
     worker.close()
+
+
+def test_a_subscription_named_in_the_manifest_needs_no_management_call(
+    namespace: FakeServiceBusNamespace,
+) -> None:
+    setup = ServiceBusBus(FakeServiceBusClient(namespace), FakeServiceBusAdministrationClient(namespace))
+    setup.ensure_subscription("new_link", "downloader")
+    setup.send("new_link", b"x", "m")
+    # A worker holding only data roles: it learns the topic from the manifest, not from the namespace.
+    worker = ServiceBusBus(FakeServiceBusClient(namespace), FakeServiceBusAdministrationClient(namespace))
+    worker.learn_topics({"downloader": "new_link"})
+    before = len(namespace.calls)
+
+    [message] = worker.receive("downloader", wait=1.0)
+
+    assert message.topic == "new_link"
+    assert [c for c in namespace.calls[before:] if c[1] in ("list_topics", "get_subscription")] == []
+    worker.complete(message)
+    setup.close()
+    worker.close()
+
+
+def test_a_refused_identity_is_a_configuration_error_naming_the_setting(
+    namespace: FakeServiceBusNamespace,
+) -> None:
+    from azure.servicebus.exceptions import ServiceBusAuthorizationError
+
+    from shared.errors import ConfigurationError
+
+    class FakeRefusingReceiver:
+        # Like the SDK, the receiver is made without contact; the service refuses the first receive.
+        def receive_messages(self, *args: Any, **kwargs: Any) -> Any:
+            raise ServiceBusAuthorizationError(message="Unauthorized access. 'Listen' claim(s) are required")
+
+        def close(self) -> None:
+            pass
+
+    class FakeRefusingClient(FakeServiceBusClient):
+        def get_subscription_receiver(self, *args: Any, **kwargs: Any) -> Any:
+            return FakeRefusingReceiver()
+
+    worker = ServiceBusBus(FakeRefusingClient(namespace), FakeServiceBusAdministrationClient(namespace))
+    worker.learn_topics({"downloader": "new_link"})
+    with pytest.raises(ConfigurationError, match="SERVICEBUS_FULLY_QUALIFIED_NAMESPACE"):
+        worker.receive("downloader", wait=0.1)
+    worker.close()
