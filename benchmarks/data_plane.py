@@ -32,6 +32,7 @@ from benchmarks.harness import (
     ratio,
     scratch,
     wait_healthy,
+    wait_until,
 )
 from shared.blob.azureblob import MAX_CONCURRENCY as BLOCKS_AT_A_TIME
 from shared.contract.transfer import FILES_AT_A_TIME
@@ -44,6 +45,8 @@ LARGE_BYTES = 1024 * MIB
 MODULE = "producer"
 SECRET = "data-plane-benchmark-secret-0123456789abcdef"
 MEMORY_LIMIT = 200 * MIB
+AZURE_REPS = 2
+FILESYSTEM_REPS = 3
 
 
 @dataclass
@@ -68,7 +71,7 @@ def _write_random(path: Path, size: int) -> None:
 
 def _data_sets(folder: Path) -> list[DataSet]:
     small = folder / "small"
-    small.mkdir()
+    small.mkdir(parents=True)
     files = {}
     for index in range(SMALL_COUNT):
         path = small / f"part-{index:03d}.bin"
@@ -112,6 +115,10 @@ class IonSide:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_healthy(f"{url}/healthz", child)
+            # The sidecar opens its blob store in the background as it starts (a module starting
+            # beside it takes longer than that): time the data plane, not the SDK's import.
+            wait_until(lambda: "blob provider open" in child.log_path.read_text(errors="replace"), 60,
+                       "the sidecar's blob store to open")
             yield child, url, base
         finally:
             child.stop()
@@ -218,6 +225,7 @@ def copy_round_trip(data: DataSet, store: Path, target: Path) -> tuple[float, fl
 # -- the benchmark ---------------------------------------------------------------------------------
 def _rows(store: str, data: DataSet, done: Measured, ready: Measured, up: float, down: float,
           baseline: str, share: float) -> list[Row]:
+    """Throughputs of the best runs; the figure says which side each is."""
     rows = []
     mib = data.size / MIB
     for call, measured, seconds in (("/done", done, up), ("/ready", ready, down)):
@@ -229,29 +237,57 @@ def _rows(store: str, data: DataSet, done: Measured, ready: Measured, up: float,
     return rows
 
 
+def _best(store: str, data: DataSet, ion: IonSide, baseline: Callable[[], tuple[float, float]],
+          reps: int) -> tuple[Measured, Measured, float, float, int]:
+    """Best of `reps` for each side, alternating which goes first so neither always meets the other's
+    disk writeback; dirty pages are flushed before every run."""
+    done = ready = Measured(float("inf"), 0)
+    up = down = float("inf")
+    peak = 0
+    for rep in range(reps):
+        for side in (("baseline", "ion") if rep % 2 == 0 else ("ion", "baseline")):
+            os.sync()
+            if side == "ion":
+                one_done, one_ready = ion.commit_then_fetch(data)
+                done = min(done, one_done, key=lambda m: m.seconds)
+                ready = min(ready, one_ready, key=lambda m: m.seconds)
+                peak = max(peak, one_done.peak_rss, one_ready.peak_rss)
+            else:
+                one_up, one_down = baseline()
+                up, down = min(up, one_up), min(down, one_down)
+    return done, ready, up, down, peak
+
+
 def run() -> list[Row]:
     rows: list[Row] = []
+    peaks: dict[str, int] = {}
     with scratch("dataplane") as folder:
         data_sets = _data_sets(folder / "data")
-        peaks: dict[str, int] = {}
         with azurite(folder) as storage:
+            (folder / "azure").mkdir()
             ion = IonSide(folder / "azure", {"ION_BLOB": "azureblob", "ION_BLOB_CONTAINER": "ion",
                                              "AZURE_STORAGE_CONNECTION_STRING": storage.connection_string})
             try:
                 for data in data_sets:
-                    up, down = sdk_round_trip(storage.connection_string, data, folder / "sdk-fetched")
-                    done, ready = ion.commit_then_fetch(data)
-                    peaks["azureblob"] = max(peaks.get("azureblob", 0), done.peak_rss, ready.peak_rss)
+                    def sdk(data: DataSet = data) -> tuple[float, float]:
+                        return sdk_round_trip(storage.connection_string, data, folder / "sdk-fetched")
+
+                    done, ready, up, down, peak = _best("azureblob", data, ion, sdk, AZURE_REPS)
+                    peaks["azureblob"] = max(peaks.get("azureblob", 0), peak)
                     rows += _rows("azureblob", data, done, ready, up, down, "SDK", 0.9)
             finally:
                 ion.close()
         shutil.rmtree(folder / "azure", ignore_errors=True)
+        (folder / "fs").mkdir()
         ion = IonSide(folder / "fs", {"ION_BLOB": "filesystem"})
         try:
             for data in data_sets:
-                up, down = copy_round_trip(data, folder / "copy-store", folder / "copy-fetched")
-                done, ready = ion.commit_then_fetch(data)
-                peaks["filesystem"] = max(peaks.get("filesystem", 0), done.peak_rss, ready.peak_rss)
+                def copy(data: DataSet = data) -> tuple[float, float]:
+                    shutil.rmtree(ion.home / "blobs", ignore_errors=True)  # keep one copy on disk at a time
+                    return copy_round_trip(data, folder / "copy-store", folder / "copy-fetched")
+
+                done, ready, up, down, peak = _best("filesystem", data, ion, copy, FILESYSTEM_REPS)
+                peaks["filesystem"] = max(peaks.get("filesystem", 0), peak)
                 rows += _rows("filesystem", data, done, ready, up, down, "copyfile", 0.8)
                 shutil.rmtree(ion.home / "blobs", ignore_errors=True)
         finally:

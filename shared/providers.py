@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from shared.blob.base import BlobStore
 from shared.messaging.base import MessageBus
 from shared.metadata.base import MetadataStore
 from shared.settings import IonSettings
+
+log = logging.getLogger("ion.providers")
 
 
 def open_bus(settings: IonSettings) -> MessageBus:
@@ -68,7 +71,7 @@ class Providers:
         return cls(open_bus(settings), open_metadata(settings), open_blob(settings))
 
     @classmethod
-    def lazy(cls, settings: IonSettings) -> Providers:
+    def lazy(cls, settings: IonSettings) -> LazyProviders:
         """Providers opened on first use: a sidecar answers /healthz before any SDK loads or connects."""
         return LazyProviders(settings)
 
@@ -123,6 +126,25 @@ class LazyProviders(Providers):
     def blob(self) -> BlobStore:  # type: ignore[override]
         value: BlobStore = self._slots["blob"].get()
         return value
+
+    def open_in_background(self, *kinds: str) -> threading.Thread:
+        """Start opening some providers now, off the caller's thread, so the first call finds them open.
+
+        A failure is only logged: the call that needs the provider opens it again and reports it.
+        """
+
+        def run() -> None:
+            for kind in kinds:
+                try:
+                    self._slots[kind].get()
+                    log.info("%s provider open", kind)
+                except Exception as error:
+                    log.warning("opening the %s provider ahead of use failed (retried on first use): %s",
+                                kind, error)
+
+        thread = threading.Thread(target=run, name="ion-open-providers", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         for slot in self._slots.values():

@@ -1,7 +1,8 @@
 """The sidecar of one job, configured from the environment: what the sidecar image runs.
 
-Kept light on purpose: no command-line framework, and providers opened on first use (the first
-/ready or /done), so the sidecar answers /healthz quickly and idles small whatever the providers.
+Kept light on purpose: no command-line framework, and the message bus and metadata store opened on
+first use, so the sidecar answers /healthz quickly and idles small whatever the providers. The blob
+store opens in the background once the sidecar listens, ready for the module's first /ready.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from pydantic import ValidationError
 
 from shared.contract import SidecarConfig
-from shared.providers import Providers
+from shared.providers import LazyProviders, Providers
 from shared.settings import IonSettings
 
 
@@ -38,12 +39,18 @@ def config_problem(error: ValidationError) -> str:
 async def serve_until_signal(config: SidecarConfig, providers: Providers, host: str) -> bool:
     from sidecar.server import serve
 
+    def listening(_port: int) -> None:
+        if isinstance(providers, LazyProviders):
+            # The blob store carries the job's data: have it open (SDK loaded, container checked)
+            # before the module's /ready. Bus and metadata stay lazy; their first use is small.
+            providers.open_in_background("blob")
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        return await serve(config, providers, host=host, shutdown=stop)
+        return await serve(config, providers, host=host, shutdown=stop, on_listening=listening)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

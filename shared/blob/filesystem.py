@@ -18,13 +18,16 @@ _TEMP_PREFIX = ".ion-partial-"
 
 
 def _copy(source: BinaryIO, target: Path) -> None:
-    """Stream into a temporary file beside the target, then rename: readers never see half a file."""
+    """Stream into a temporary file beside the target, then rename: readers never see half a file.
+
+    No fsync: the store is as durable as the embedded SQLite stores beside it (WAL, synchronous=NORMAL).
+    A crash of Ion loses nothing (the page cache outlives the process); a power cut may lose the last
+    writes of both, like any file copy. Syncing every blob would cost a disk flush per file.
+    """
     fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(source, out, CHUNK_BYTES)
-            out.flush()
-            os.fsync(out.fileno())
         os.chmod(temp_name, 0o644)  # mkstemp makes owner-only files; blobs are ordinary files
         os.replace(temp_name, target)
     except BaseException:
@@ -57,14 +60,14 @@ class FilesystemBlobStore(BlobStore):
         if target.is_dir():
             raise InvalidName(f"blob name {name!r} is a folder of other blobs")
         self._path(name)  # a symlink could have appeared while folders were created
-        with open(path, "rb") as source:
+        with open(path, "rb", buffering=0) as source:
             _copy(source, target)
         return self.url(name)
 
     def get(self, name: str, path: Path) -> None:
         source_path = self._path(name)
         try:
-            source = open(source_path, "rb")  # noqa: SIM115 - closed below, after the missing check
+            source = open(source_path, "rb", buffering=0)  # noqa: SIM115 - closed below, after the missing check
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound(f"blob {name!r} does not exist") from None
         with source:
