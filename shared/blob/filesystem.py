@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import shutil
 import tempfile
@@ -14,7 +16,28 @@ from shared.blob.base import BlobStore, check_blob_name
 from shared.errors import InvalidName, NotFound
 
 CHUNK_BYTES = 1024 * 1024
+SENDFILE_MIN_BYTES = 64 * 1024  # below this one read and one write cost no more than a sendfile
+SENDFILE_BYTES = 64 * 1024 * 1024  # per sendfile call; the kernel moves it without a user buffer
 _TEMP_PREFIX = ".ion-partial-"
+
+
+def _stream(source: BinaryIO, out: BinaryIO) -> None:
+    """Copy in the kernel (sendfile: no pass through Python's memory) when the source is a regular
+    file worth it; otherwise, or where the file system cannot, in chunks."""
+    try:
+        size = os.fstat(source.fileno()).st_size
+    except (OSError, ValueError, io.UnsupportedOperation):
+        size = 0
+    if size >= SENDFILE_MIN_BYTES:
+        sent = 0
+        try:
+            while chunk := os.sendfile(out.fileno(), source.fileno(), None, SENDFILE_BYTES):
+                sent += chunk
+            return
+        except OSError as error:
+            if sent or error.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+    shutil.copyfileobj(source, out, CHUNK_BYTES)
 
 
 def _copy(source: BinaryIO, target: Path) -> None:
@@ -27,7 +50,7 @@ def _copy(source: BinaryIO, target: Path) -> None:
     fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
     try:
         with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(source, out, CHUNK_BYTES)
+            _stream(source, out)
         os.chmod(temp_name, 0o644)  # mkstemp makes owner-only files; blobs are ordinary files
         os.replace(temp_name, target)
     except BaseException:

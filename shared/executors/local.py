@@ -239,6 +239,10 @@ class LocalExecutor(Executor):
             self._save(execution.job.execution_id, outcome)
             execution.exit_code, execution.reason, execution.logs = outcome.exit_code, outcome.reason, outcome.logs
             execution.state = outcome.state
+            with self._lock:
+                # result.json answers for it from now on: memory stays flat however many jobs ran.
+                if self._executions.get(execution.job.execution_id) is execution:
+                    del self._executions[execution.job.execution_id]
             if self.on_finished is not None:
                 self.on_finished()
 
