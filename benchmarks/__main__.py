@@ -14,7 +14,6 @@ import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from benchmarks import data_plane, dispatch_throughput, per_hop, scale, sidecar_footprint
