@@ -168,13 +168,18 @@ class Dispatcher:
             raise TransientError(
                 f"executor {record.executor!r} could not launch {record.execution_id}: {exc}"
             ) from exc
-        return mark_running(self.metadata, record.job_id, record.attempt)
+        return mark_running(self.metadata, record.job_id, record.attempt, known=record)
 
 
-def mark_running(metadata: MetadataStore, job_id: str, attempt: int) -> JobRecord:
-    """pending → running for the given attempt; a no-op if someone moved the record on already."""
+def mark_running(metadata: MetadataStore, job_id: str, attempt: int, known: JobRecord | None = None) -> JobRecord:
+    """pending → running for the given attempt; a no-op if someone moved the record on already.
+
+    `known`: the record as last stored, if the caller has it; it saves a read when nobody changed it
+    meanwhile (the usual case), and a conflict falls back to reading it.
+    """
     for _ in range(10):
-        record = metadata.get_job(job_id)
+        record = known.model_copy(deep=True) if known is not None else metadata.get_job(job_id)
+        known = None
         if record is None:
             raise NotFound(f"job {job_id} not found")
         if record.status != JobStatus.PENDING or record.attempt != attempt:
