@@ -168,18 +168,13 @@ class Dispatcher:
             raise TransientError(
                 f"executor {record.executor!r} could not launch {record.execution_id}: {exc}"
             ) from exc
-        return mark_running(self.metadata, record.job_id, record.attempt, known=record)
+        return mark_running(self.metadata, record.job_id, record.attempt)
 
 
-def mark_running(metadata: MetadataStore, job_id: str, attempt: int, known: JobRecord | None = None) -> JobRecord:
-    """pending → running for the given attempt; a no-op if someone moved the record on already.
-
-    `known`: the record as last stored, if the caller has it; it saves a read when nobody changed it
-    meanwhile (the usual case), and a conflict falls back to reading it.
-    """
+def mark_running(metadata: MetadataStore, job_id: str, attempt: int) -> JobRecord:
+    """pending → running for the given attempt; a no-op if someone moved the record on already."""
     for _ in range(10):
-        record = known.model_copy(deep=True) if known is not None else metadata.get_job(job_id)
-        known = None
+        record = metadata.get_job(job_id)
         if record is None:
             raise NotFound(f"job {job_id} not found")
         if record.status != JobStatus.PENDING or record.attempt != attempt:

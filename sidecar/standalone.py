@@ -23,6 +23,9 @@ def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The Azure SDKs log every request and response, headers included, at INFO: a 1 GiB upload is
+    # hundreds of records that cost time and say nothing the sidecar's own lines do not.
+    logging.getLogger("azure").setLevel(logging.WARNING)
 
 
 def config_problem(error: ValidationError) -> str:

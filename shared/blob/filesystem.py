@@ -85,7 +85,7 @@ class FilesystemBlobStore(BlobStore):
         self._path(name)  # a symlink could have appeared while folders were created
         with open(path, "rb", buffering=0) as source:
             _copy(source, target)
-        return self.url(name)
+        return target.as_uri()  # what url(name) gives, without checking the name a third time
 
     def get(self, name: str, path: Path) -> None:
         source_path = self._path(name)
