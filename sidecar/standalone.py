@@ -11,11 +11,12 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
 from shared.contract import SidecarConfig
-from shared.providers import LazyProviders, Providers
+from shared.providers import Providers
 from shared.settings import IonSettings
 
 
@@ -39,21 +40,24 @@ def config_problem(error: ValidationError) -> str:
     return "; ".join(problems)
 
 
-async def serve_until_signal(config: SidecarConfig, providers: Providers, host: str) -> bool:
+async def serve_until_signal(
+    config: SidecarConfig,
+    providers: Providers,
+    host: str,
+    *,
+    on_listening: Callable[[int], None] | None = None,
+    exit_after_done: bool = True,
+) -> bool:
+    """Serve until /done (plus grace) or SIGTERM/SIGINT; True when /done succeeded."""
     from sidecar.server import serve
-
-    def listening(_port: int) -> None:
-        if isinstance(providers, LazyProviders):
-            # The blob store carries the job's data: have it open (SDK loaded, container checked)
-            # before the module's /ready. Bus and metadata stay lazy; their first use is small.
-            providers.open_in_background("blob")
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        return await serve(config, providers, host=host, shutdown=stop, on_listening=listening)
+        return await serve(config, providers, host=host, shutdown=stop, on_listening=on_listening,
+                           exit_after_done=exit_after_done)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
@@ -70,8 +74,14 @@ def run_standalone(host: str = "127.0.0.1") -> int:
     from sidecar.server import CannotListen
 
     providers = Providers.lazy(IonSettings())
+
+    def listening(_port: int) -> None:
+        # The blob store carries the job's data: have it open (SDK loaded, container checked)
+        # before the module's /ready. Bus and metadata stay lazy; their first use is small.
+        providers.open_in_background("blob")
+
     try:
-        finished = asyncio.run(serve_until_signal(config, providers, host))
+        finished = asyncio.run(serve_until_signal(config, providers, host, on_listening=listening))
     except CannotListen as error:
         print(f"ion sidecar: {error.strerror}", file=sys.stderr)
         return 1

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from shared.blob.base import blob_name
 from shared.contract import SidecarConfig
@@ -28,6 +27,7 @@ from shared.models import (
 )
 from shared.providers import Providers
 from shared.settings import IonSettings
+from sidecar.standalone import configure_logging, run_standalone, serve_until_signal
 
 log = logging.getLogger("ion.sidecar")
 
@@ -57,70 +57,6 @@ environment a module needs on stdout, one line each, then a line `ready` once it
 
 Values are quoted for a POSIX shell only when they need it. Logs go to stderr.
 """
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
-def _config_problem(error: ValidationError) -> str:
-    # Name the variable and the problem, never the value: SHARED_SECRET is one of them.
-    problems = []
-    for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"])
-        alias = SidecarConfig.model_fields.get(field)
-        name = alias.validation_alias if alias and isinstance(alias.validation_alias, str) else field
-        problems.append(f"{name}: {item['msg']}")
-    return "; ".join(problems)
-
-
-async def _serve_until_signal(
-    config: SidecarConfig,
-    providers: Providers,
-    host: str,
-    *,
-    on_listening: object = None,
-    exit_after_done: bool = True,
-) -> bool:
-    from sidecar.server import serve
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        return await serve(
-            config, providers, host=host, shutdown=stop,
-            on_listening=on_listening if callable(on_listening) else None,
-            exit_after_done=exit_after_done,
-        )
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-
-
-def run_standalone(host: str = "127.0.0.1") -> int:
-    """The sidecar of one job, configured from the environment; 0 after a successful /done."""
-    _configure_logging()
-    try:
-        config = SidecarConfig()  # filled from the environment
-    except ValidationError as error:
-        print(f"ion sidecar: invalid environment: {_config_problem(error)}", file=sys.stderr)
-        return 2
-    from sidecar.server import CannotListen
-
-    providers = Providers.open(IonSettings())
-    try:
-        finished = asyncio.run(_serve_until_signal(config, providers, host))
-    except CannotListen as error:
-        print(f"ion sidecar: {error.strerror}", file=sys.stderr)
-        return 1
-    finally:
-        providers.close()
-    # Stopped by a signal before /done: report it like a process killed by SIGTERM.
-    return 0 if finished else 128 + signal.SIGTERM
 
 
 def _parse_data(items: list[str]) -> dict[str, str]:
@@ -218,7 +154,7 @@ def run_development(
 ) -> int:
     from sidecar.server import CannotListen
 
-    _configure_logging()
+    configure_logging()
     finished = False
     embedded = {"messaging": "sqlite", "metadata": "sqlite", "blob": "filesystem"}
     settings = IonSettings().model_copy(update=embedded)
@@ -244,7 +180,7 @@ def run_development(
         )
         record = _record_development_job(providers, config)
         try:
-            finished = asyncio.run(_serve_until_signal(
+            finished = asyncio.run(serve_until_signal(
                 config, providers, host,
                 on_listening=lambda real_port: _print_environment(config, real_port),
                 exit_after_done=not keep_running,

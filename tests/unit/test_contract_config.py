@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.cli.sidecar import _config_problem
 from shared.contract import SidecarConfig
 from shared.executors.base import JobLaunch
 from shared.ids import job_id
 from shared.jobenv import sidecar_job_environment
 from shared.models import Event, JobRecord, ModuleSpec
+from sidecar.standalone import config_problem
 
 
 def test_config_from_the_executors_environment() -> None:
@@ -49,7 +49,7 @@ def test_environment_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_variables_are_named_without_values() -> None:
     with pytest.raises(ValidationError) as caught:
         SidecarConfig.from_mapping({"SHARED_SECRET": "top-secret-value", "SIDECAR_PORT": "not-a-port"})
-    problem = _config_problem(caught.value)
+    problem = config_problem(caught.value)
     for name in ("ION_EVENT_ID", "ION_CORRELATION_ID", "ION_EVENT_TYPE", "ION_MODULE_NAME", "SIDECAR_PORT"):
         assert name in problem
     assert "top-secret-value" not in problem
