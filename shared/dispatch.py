@@ -100,9 +100,6 @@ class Dispatcher:
                 f"which subscribes to {spec.subscribes_to!r}"
             )
         job_id = derive_job_id(event.id, spec.name)
-        existing = self.metadata.get_job(job_id)
-        if existing is not None:
-            return self._redelivered(existing, spec, event)
         try:
             decision = decide(event, spec)
         except RuleError as exc:
@@ -121,8 +118,8 @@ class Dispatcher:
         overrides = decision if decision.model_fields_set else None
         effective = overrides.apply(spec) if overrides else spec
         record = self._new_record(job_id, event, spec, effective.executor, overrides)
+        # Create-if-absent is the one write on this path and the point where redeliveries meet.
         if not self.metadata.create_job(record):
-            # Another dispatcher created it between our read and our create.
             stored = self.metadata.get_job(job_id)
             if stored is None:
                 raise TransientError(f"job {job_id} vanished while being created")
@@ -156,8 +153,12 @@ class Dispatcher:
         if self.metadata.get_event_context(event.id) is None:
             self.metadata.put_event_context(EventContext(**event.model_dump()))
 
-    def launch(self, record: JobRecord, effective: ModuleSpec, event: Event) -> JobRecord:
-        """Launch the record's current attempt and mark it running. Raises TransientError on failure."""
+    def launch(self, record: JobRecord, effective: ModuleSpec, event: Event) -> None:
+        """Launch the record's current attempt (idempotent). Raises TransientError on failure.
+
+        The record stays `pending`; the reconciler marks it `running` once the executor reports the
+        attempt, which keeps dispatch to a single metadata write.
+        """
         executor = self.executors.get(record.executor)
         job = JobLaunch(record=record, module=effective, event=event, secret=new_secret())
         try:
@@ -168,10 +169,9 @@ class Dispatcher:
             raise TransientError(
                 f"executor {record.executor!r} could not launch {record.execution_id}: {exc}"
             ) from exc
-        return mark_running(self.metadata, record.job_id, record.attempt)
 
 
-def mark_running(metadata: MetadataStore, job_id: str, attempt: int) -> JobRecord:
+def mark_running(metadata: MetadataStore, job_id: str, attempt: int, when: datetime | None = None) -> JobRecord:
     """pending → running for the given attempt; a no-op if someone moved the record on already."""
     for _ in range(10):
         record = metadata.get_job(job_id)
@@ -179,7 +179,7 @@ def mark_running(metadata: MetadataStore, job_id: str, attempt: int) -> JobRecor
             raise NotFound(f"job {job_id} not found")
         if record.status != JobStatus.PENDING or record.attempt != attempt:
             return record
-        started = now()
+        started = when or now()
         record.status = JobStatus.RUNNING
         record.started_at = started
         record.updated_at = started

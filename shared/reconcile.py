@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from shared.dispatch import Dispatcher
+from shared.dispatch import Dispatcher, mark_running
 from shared.errors import NotFound
 from shared.executors.base import ExecutionState, ExecutionStatus
 from shared.metadata.base import Conflict, MetadataStore
@@ -75,13 +75,18 @@ class Reconciler:
             report.dead_lettered += 1
             return
         current = self.clock()
-        if record.status == JobStatus.PENDING:
-            if current - record.updated_at >= PENDING_GRACE:
-                self._launch(record, spec)
-                report.launched += 1
-            return
         executor = self.dispatcher.executors.get(record.executor)
         status = executor.status(record)
+        if record.status == JobStatus.PENDING:
+            if status.state == ExecutionState.UNKNOWN:
+                # Never launched, or its dispatcher died before the launch: launch is idempotent.
+                if current - record.updated_at >= PENDING_GRACE:
+                    self._launch(record, spec)
+                    report.launched += 1
+                return
+            record = mark_running(self.metadata, record.job_id, record.attempt, current)
+            if record.status != JobStatus.RUNNING:
+                return
         if status.state == ExecutionState.SUCCEEDED:
             self._finish(record, JobStatus.SUCCEEDED, None, status)
             report.succeeded += 1

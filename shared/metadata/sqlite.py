@@ -117,6 +117,10 @@ class SqliteMetadata(MetadataStore):
             raise
         db.execute("COMMIT")
 
+    def _write_one(self, sql: str, params: tuple[object, ...]) -> sqlite3.Cursor:
+        # A single statement is atomic on its own in autocommit mode: no BEGIN/COMMIT round trips.
+        return self._db().execute(sql, params)
+
     def close(self) -> None:
         self._closed = True
         with self._connections_lock:
@@ -129,18 +133,12 @@ class SqliteMetadata(MetadataStore):
     # -- event contexts -----------------------------------------------------------------------
 
     def put_event_context(self, context: EventContext) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO event_contexts (event_id, correlation_id, created_at, doc) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (event_id) DO UPDATE SET correlation_id = excluded.correlation_id,"
-                " created_at = excluded.created_at, doc = excluded.doc",
-                (
-                    context.id,
-                    context.correlation_id,
-                    timestamp(context.created_at),
-                    context.model_dump_json(),
-                ),
-            )
+        self._write_one(
+            "INSERT INTO event_contexts (event_id, correlation_id, created_at, doc) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (event_id) DO UPDATE SET correlation_id = excluded.correlation_id,"
+            " created_at = excluded.created_at, doc = excluded.doc",
+            (context.id, context.correlation_id, timestamp(context.created_at), context.model_dump_json()),
+        )
 
     def get_event_context(self, event_id: str) -> EventContext | None:
         row = self._db().execute("SELECT doc FROM event_contexts WHERE event_id = ?", (event_id,)).fetchone()
@@ -156,18 +154,12 @@ class SqliteMetadata(MetadataStore):
     # -- insights -----------------------------------------------------------------------------
 
     def put_insight(self, insight: Insight) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO insights (execution_id, correlation_id, created_at, doc) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (execution_id) DO UPDATE SET correlation_id = excluded.correlation_id,"
-                " created_at = excluded.created_at, doc = excluded.doc",
-                (
-                    insight.execution_id,
-                    insight.correlation_id,
-                    timestamp(insight.created_at),
-                    insight.model_dump_json(),
-                ),
-            )
+        self._write_one(
+            "INSERT INTO insights (execution_id, correlation_id, created_at, doc) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (execution_id) DO UPDATE SET correlation_id = excluded.correlation_id,"
+            " created_at = excluded.created_at, doc = excluded.doc",
+            (insight.execution_id, insight.correlation_id, timestamp(insight.created_at), insight.model_dump_json()),
+        )
 
     def insights(self, correlation_id: str) -> list[Insight]:
         rows = self._db().execute(
@@ -190,22 +182,13 @@ class SqliteMetadata(MetadataStore):
 
     def create_job(self, record: JobRecord) -> bool:
         correlation_id, status, finished_at, cleaned_up, version, doc = self._job_columns(record)
-        with self._write() as db:
-            cursor = db.execute(
-                "INSERT INTO jobs (job_id, correlation_id, status, created_at, finished_at, cleaned_up,"
-                " version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
-                (
-                    record.job_id,
-                    correlation_id,
-                    status,
-                    timestamp(record.created_at),
-                    finished_at,
-                    cleaned_up,
-                    version,
-                    doc,
-                ),
-            )
-            return cursor.rowcount == 1
+        cursor = self._write_one(
+            "INSERT INTO jobs (job_id, correlation_id, status, created_at, finished_at, cleaned_up,"
+            " version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
+            (record.job_id, correlation_id, status, timestamp(record.created_at), finished_at, cleaned_up,
+             version, doc),
+        )
+        return cursor.rowcount == 1
 
     def get_job(self, job_id: str) -> JobRecord | None:
         row = self._db().execute("SELECT doc FROM jobs WHERE job_id = ?", (job_id,)).fetchone()

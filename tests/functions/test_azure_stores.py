@@ -71,7 +71,7 @@ def test_submit_dispatch_and_rejection_on_azure_stores(
     azure_loaded.call("dispatch_link_splitter", sb_message(message.body, message.message_id, 2))
     providers.bus.complete(message)
     record = providers.metadata.get_job(job_id(answer["event_id"], "link-splitter"))
-    assert record is not None and record.status == JobStatus.RUNNING
+    assert record is not None and record.status == JobStatus.PENDING
     assert len(azure_loaded.executor.launches) == 1
 
     azure_loaded.call("dispatch_classifier", sb_message(b"not json", "poison-az"))

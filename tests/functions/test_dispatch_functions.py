@@ -36,7 +36,7 @@ def test_a_valid_event_launches_exactly_one_job(loaded: LoadedApp) -> None:
     assert launch.module.name == "link-splitter"
     record = loaded.context.providers.metadata.get_job(job_id(event.id, "link-splitter"))
     assert record is not None
-    assert record.status == JobStatus.RUNNING
+    assert record.status == JobStatus.PENDING
     assert loaded.context.providers.metadata.get_event_context(event.id) is not None
 
 
@@ -79,7 +79,7 @@ def test_concurrent_deliveries_of_one_message_launch_one_job(loaded: LoadedApp) 
     assert errors == []
     assert len(loaded.executor.launches) == 1
     (record,) = loaded.context.providers.metadata.jobs(event.correlation_id)
-    assert record.status == JobStatus.RUNNING
+    assert record.status == JobStatus.PENDING
 
 
 def test_an_executor_failure_raises_so_the_host_redelivers(loaded: LoadedApp) -> None:
@@ -97,7 +97,7 @@ def test_an_executor_failure_raises_so_the_host_redelivers(loaded: LoadedApp) ->
     loaded.call("dispatch_link_splitter", event_message(event, delivery_count=3))
     assert len(loaded.executor.launches) == 1
     record = loaded.context.providers.metadata.get_job(job_id(event.id, "link-splitter"))
-    assert record is not None and record.status == JobStatus.RUNNING
+    assert record is not None and record.status == JobStatus.PENDING
     assert not loaded.context.providers.blob.exists(rejection_blob_name("link-splitter", event.id))
 
 

@@ -26,14 +26,14 @@ def test_a_failed_job_is_relaunched_until_its_retries_are_spent_then_dead_letter
 
     for attempt in (1, 2):
         record = job(loaded, event, "link-splitter")
-        assert (record.attempt, record.status) == (attempt, JobStatus.RUNNING)
+        assert (record.attempt, record.status) == (attempt, JobStatus.PENDING)
         loaded.executor.fail(record)
         tick(loaded)
         assert len(loaded.executor.launches) == attempt + 1
         assert loaded.executor.launches[-1].record.attempt == attempt + 1
 
     record = job(loaded, event, "link-splitter")
-    assert (record.attempt, record.status) == (3, JobStatus.RUNNING)
+    assert (record.attempt, record.status) == (3, JobStatus.PENDING)
     loaded.executor.fail(record)
     tick(loaded)
 

@@ -97,7 +97,7 @@ def test_a_submitted_event_flows_into_a_dispatcher(loaded: LoadedApp) -> None:
     loaded.call("dispatch_link_splitter", sb_message(message.body, message.message_id, message.delivery_count))
     bus.complete(message)
     (record,) = loaded.context.providers.metadata.jobs(answer["correlation_id"])
-    assert record.status == JobStatus.RUNNING
+    assert record.status == JobStatus.PENDING
     assert [launch.event.id for launch in loaded.executor.launches] == [answer["event_id"]]
 
 

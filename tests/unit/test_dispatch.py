@@ -62,7 +62,8 @@ def test_valid_event_launches_one_job_and_records_it(setup) -> None:
     assert launch.event.id == event.id and launch.module.name == "transcoder"
     assert len(launch.secret) >= 32 and event.id not in launch.secret
     record = metadata.get_job(result.job_id)
-    assert record is not None and record.status == JobStatus.RUNNING and record.attempt == 1
+    # Launched; the reconciler marks it running once the executor reports the attempt.
+    assert record is not None and record.status == JobStatus.PENDING and record.attempt == 1
     assert metadata.get_event_context(event.id) is not None
 
 
@@ -87,7 +88,7 @@ def test_executor_failure_is_transient_and_the_redelivery_launches(setup) -> Non
     assert dispatcher.dispatch("transcoder", body(event)).outcome == "duplicate"
     assert len(executor.launches) == 1
     stored = metadata.get_job(job_id(event.id, "transcoder"))
-    assert stored is not None and stored.status == JobStatus.RUNNING
+    assert stored is not None and stored.status == JobStatus.PENDING and stored.attempt == 1
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,9 @@ def test_failed_job_is_relaunched_until_retries_are_spent_then_dead_lettered(wor
         executor.finish(record, 1, "module exited with code 1")
         reconciler.reconcile_once()
         record = metadata.get_job(job)
-        assert record.status == JobStatus.RUNNING and record.attempt == expected_attempt
+        assert record.status == JobStatus.PENDING and record.attempt == expected_attempt
+        reconciler.reconcile_once()  # the executor reports the new attempt: running
+        assert metadata.get_job(job).status == JobStatus.RUNNING
     assert len(executor.launches) == 3
     assert len({launch.secret for launch in executor.launches}) == 3  # a fresh secret per attempt
     executor.finish(metadata.get_job(job), 1, "module exited with code 1")
@@ -76,17 +78,20 @@ def test_success_is_recorded_and_cleaned_up_after_retention(world) -> None:  # t
 def test_lost_attempt_is_relaunched_without_using_a_retry(world) -> None:  # type: ignore[no-untyped-def]
     dispatcher, reconciler, executor, metadata, clock = world
     job = dispatcher.dispatch("flaky", Event.new("go").model_dump_json().encode()).job_id
-    executor.states.clear()  # the executor restarted and forgot the attempt
     clock.now += timedelta(seconds=1)
     reconciler.reconcile_once()
+    assert metadata.get_job(job).status == JobStatus.RUNNING
+    executor.states.clear()  # the executor restarted and forgot the attempt
+    reconciler.reconcile_once()
     record = metadata.get_job(job)
-    assert record.attempt == 2 and record.status == JobStatus.RUNNING
-    assert record.attempts[0].lost
+    assert record.attempt == 2 and record.status == JobStatus.PENDING
+    assert record.attempts[0].lost and len(executor.launches) == 2
 
 
 def test_timed_out_attempt_is_cancelled_and_retried(world) -> None:  # type: ignore[no-untyped-def]
     dispatcher, reconciler, executor, metadata, clock = world
     job = dispatcher.dispatch("flaky", Event.new("go").model_dump_json().encode()).job_id
+    reconciler.reconcile_once()  # running from now on the reconciler's clock
     clock.now += timedelta(minutes=5)
     reconciler.reconcile_once()
     record = metadata.get_job(job)
