@@ -21,6 +21,7 @@ from shared.models import Event, JobRecord
 from shared.settings import IonSettings
 
 EVENTS = 5000
+ROUNDS = 3
 TOPIC = "bench_event"
 MODULE = "bench"
 
@@ -96,13 +97,21 @@ def _dispatched(folder: Path, events: list[Event], batch: int) -> tuple[float, i
 
 def run() -> list[Row]:
     batch = max(1, min(4 * 2, 64))  # what `ion up` receives at once for a module of concurrency 4
-    with scratch("dispatch") as folder:
-        (folder / "raw").mkdir()
-        (folder / "ion").mkdir()
-        raw_seconds = _raw_bus(folder / "raw", _events(), batch)
-        ion_seconds, launched = _dispatched(folder / "ion", _events(), batch)
-    if launched != EVENTS:
-        raise RuntimeError(f"dispatch launched {launched} jobs for {EVENTS} events")
+    raw_times: list[float] = []
+    ion_times: list[float] = []
+    # Three rounds, the sides taking turns on fresh files; the best of each side is kept, so a burst
+    # of other work on this small machine does not decide the ratio.
+    for round_ in range(ROUNDS):
+        with scratch("dispatch") as folder:
+            (folder / "raw").mkdir()
+            (folder / "ion").mkdir()
+            raw_seconds = _raw_bus(folder / "raw", _events(), batch)
+            ion_seconds, launched = _dispatched(folder / "ion", _events(), batch)
+        if launched != EVENTS:
+            raise RuntimeError(f"dispatch launched {launched} jobs for {EVENTS} events (round {round_ + 1})")
+        raw_times.append(raw_seconds)
+        ion_times.append(ion_seconds)
+    raw_seconds, ion_seconds = min(raw_times), min(ion_times)
     ion_rate, raw_rate = EVENTS / ion_seconds, EVENTS / raw_seconds
     share = ratio(ion_rate, raw_rate)
     return [Row("1 dispatch", f"throughput, {EVENTS} events", round(ion_rate, 1), round(raw_rate, 1),

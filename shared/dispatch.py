@@ -104,22 +104,27 @@ class Dispatcher:
             decision = decide(event, spec)
         except RuleError as exc:
             raise PoisonMessage(str(exc)) from exc
-        self._ensure_context(event)
         if isinstance(decision, Skip):
             record = self._new_record(job_id, event, spec, spec.executor, None)
             record.status = JobStatus.SKIPPED
             record.reason = f"skipped by rules: {decision.reason}"
             record.attempts = []
             record.finished_at = record.created_at
-            if not self.metadata.create_job(record):
+            with self.metadata.batch():
+                self._ensure_context(event)
+                created = self.metadata.create_job(record)
+            if not created:
                 return DispatchResult("duplicate", job_id)
             log.info("skipped %s for event %s: %s", spec.name, event.id, decision.reason)
             return DispatchResult("skipped", job_id, record.reason)
         overrides = decision if decision.model_fields_set else None
         effective = overrides.apply(spec) if overrides else spec
         record = self._new_record(job_id, event, spec, effective.executor, overrides)
-        # Create-if-absent is the one write on this path and the point where redeliveries meet.
-        if not self.metadata.create_job(record):
+        # Create-if-absent is where redeliveries meet; the executor is called after the commit.
+        with self.metadata.batch():
+            self._ensure_context(event)
+            created = self.metadata.create_job(record)
+        if not created:
             stored = self.metadata.get_job(job_id)
             if stored is None:
                 raise TransientError(f"job {job_id} vanished while being created")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import datetime
 
 from shared.models import EventContext, Insight, JobRecord
@@ -59,6 +61,15 @@ class MetadataStore(ABC):
     @abstractmethod
     def jobs_due_cleanup(self, finished_before: datetime, limit: int = 100) -> list[JobRecord]:
         """Finished jobs (succeeded, failed, dead-lettered) not cleaned up, finished before the time."""
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the writes made inside into one transaction where the store can (SQLite does).
+
+        A store without multi-write transactions writes one by one; every write is idempotent, so a
+        failure half way leaves nothing a retry cannot finish.
+        """
+        yield
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -109,6 +109,9 @@ class SqliteMetadata(MetadataStore):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         db = self._db()
+        if db.in_transaction:  # inside batch(): its transaction commits everything
+            yield db
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -116,6 +119,11 @@ class SqliteMetadata(MetadataStore):
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        with self._write():
+            yield
 
     def _write_one(self, sql: str, params: tuple[object, ...]) -> sqlite3.Cursor:
         # A single statement is atomic on its own in autocommit mode: no BEGIN/COMMIT round trips.
