@@ -16,13 +16,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shared.errors import NotFound
 from shared.messaging.base import LockLost, MessageBus, ReceivedMessage
 from shared.models import DeadLetter
+from shared.sqlite_db import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -90,69 +91,17 @@ class SqliteBus(MessageBus):
         busy_timeout: float = 30.0,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._duplicate_window = duplicate_window.total_seconds()
-        self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
+        self._database = SqliteDatabase(self.path, "message bus", _SCHEMA, busy_timeout=busy_timeout)
+        self._db = self._database.connection
+        self._write = self._database.write
         # Wakes receivers of this instance at once on a local send or abandon; other processes
         # are noticed through PRAGMA data_version.
         self._changed = threading.Condition()
         self._last_prune = 0.0
-        self._closed = False
-        self._db().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-
-    # -- connections --------------------------------------------------------------------------
-
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            if self._closed:
-                raise RuntimeError(f"the message bus at {self.path} is closed")
-            db = sqlite3.connect(
-                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            self._set_wal(db)
-            db.execute("PRAGMA synchronous = NORMAL")
-            self._local.db = db
-            with self._connections_lock:
-                self._connections.append(db)
-        return db
-
-    def _set_wal(self, db: sqlite3.Connection) -> None:
-        # Switching the journal mode needs a lock the busy handler does not always wait for.
-        deadline = time.monotonic() + self._busy_timeout
-        while True:
-            try:
-                db.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taken up front so readers-turned-writers never deadlock."""
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     def close(self) -> None:
-        self._closed = True
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for db in connections:
-            with suppress(sqlite3.Error):
-                db.close()
-        self._local = threading.local()
+        self._database.close()
 
     # -- topology -----------------------------------------------------------------------------
 

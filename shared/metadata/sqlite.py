@@ -8,16 +8,15 @@ transactions and a busy timeout. Job updates use optimistic concurrency on `vers
 from __future__ import annotations
 
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.errors import NotFound
 from shared.metadata.base import Conflict, MetadataStore
 from shared.models import EventContext, Insight, JobRecord, JobStatus
+from shared.sqlite_db import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS event_contexts (
@@ -68,57 +67,9 @@ def finished_timestamp(record: JobRecord) -> float | None:
 class SqliteMetadata(MetadataStore):
     def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._busy_timeout = busy_timeout
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
-        self._closed = False
-        self._db().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
-
-    # -- connections --------------------------------------------------------------------------
-
-    def _db(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            if self._closed:
-                raise RuntimeError(f"the metadata store at {self.path} is closed")
-            db = sqlite3.connect(
-                self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            self._set_wal(db)
-            db.execute("PRAGMA synchronous = NORMAL")
-            self._local.db = db
-            with self._connections_lock:
-                self._connections.append(db)
-        return db
-
-    def _set_wal(self, db: sqlite3.Connection) -> None:
-        # Switching the journal mode needs a lock the busy handler does not always wait for.
-        deadline = time.monotonic() + self._busy_timeout
-        while True:
-            try:
-                db.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        if db.in_transaction:  # inside batch(): its transaction commits everything
-            yield db
-            return
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        self._database = SqliteDatabase(self.path, "metadata store", _SCHEMA, busy_timeout=busy_timeout)
+        self._db = self._database.connection
+        self._write = self._database.write
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -130,13 +81,7 @@ class SqliteMetadata(MetadataStore):
         return self._db().execute(sql, params)
 
     def close(self) -> None:
-        self._closed = True
-        with self._connections_lock:
-            connections, self._connections = self._connections, []
-        for db in connections:
-            with suppress(sqlite3.Error):
-                db.close()
-        self._local = threading.local()
+        self._database.close()
 
     # -- event contexts -----------------------------------------------------------------------
 
