@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from shared.blob.base import BlobStore, check_blob_name
 from shared.errors import ConfigurationError, InvalidName, NotFound, TransientError
+from shared.redact import redact_connection_string
 from shared.settings import IonSettings
 
 if TYPE_CHECKING:
@@ -188,22 +189,11 @@ def _transient() -> Any:
 
 def _first_line(exc: BaseException, secret: str | None) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return _redact(text, secret)
-
-
-def _redact(text: str, secret: str | None) -> str:
-    """Remove the connection string and each of its values (the account key above all) from text."""
-    if not secret:
-        return text
-    pieces = [secret] + [part.split("=", 1)[1] for part in secret.split(";") if "=" in part]
-    for piece in sorted(pieces, key=len, reverse=True):
-        if len(piece) >= 8:
-            text = text.replace(piece, "***")
-    return text
+    return redact_connection_string(text, secret)
 
 
 def _scrubbed(exc: BaseException, secret: str | None) -> BaseException | None:
     """The cause to chain, or None when its text would reveal the secret."""
-    if secret and _redact(str(exc), secret) != str(exc):
+    if secret and redact_connection_string(str(exc), secret) != str(exc):
         return None
     return exc

@@ -20,6 +20,7 @@ from typing import Any
 from shared.errors import ConfigurationError, TransientError
 from shared.messaging.base import LockLost, MessageBus, ReceivedMessage
 from shared.models import DeadLetter, Event
+from shared.redact import redact_connection_string
 from shared.settings import IonSettings
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class ServiceBusBus(MessageBus):
                 admin = ServiceBusAdministrationClient.from_connection_string(secret)
             except (ValueError, TypeError, KeyError) as exc:
                 raise ConfigurationError(SERVICE, setting, "the connection string is malformed") from (
-                    None if _redact(str(exc), secret) != str(exc) else exc
+                    None if redact_connection_string(str(exc), secret) != str(exc) else exc
                 )
         elif settings.servicebus_namespace:
             from azure.identity import DefaultAzureCredential
@@ -117,7 +118,7 @@ class ServiceBusBus(MessageBus):
             ) from None
         except ServiceRequestError as exc:
             raise ConfigurationError(
-                SERVICE, setting, f"cannot reach the namespace ({_redact(_first_line(exc), secret)})"
+                SERVICE, setting, f"cannot reach the namespace ({redact_connection_string(_first_line(exc), secret)})"
             ) from None
         except HttpResponseError as exc:
             if exc.status_code in (401, 403):
@@ -437,16 +438,6 @@ def _lock_errors() -> Iterator[None]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc)
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _redact(text: str, secret: str | None) -> str:
-    if not secret:
-        return text
-    pieces = [secret] + [part.split("=", 1)[1] for part in secret.split(";") if "=" in part]
-    for piece in sorted(pieces, key=len, reverse=True):
-        if len(piece) >= 8:
-            text = text.replace(piece, "***")
-    return text
 
 
 def _manifest_topics(settings: IonSettings) -> dict[str, str]:
