@@ -27,6 +27,9 @@ from benchmarks.harness import (
 )
 
 STARTS = 5
+# What the sidecar image runs: `ion sidecar`, through the entry point's light path.
+ION_SIDECAR = [PYTHON, "-c", "import sys; from shared.cli.entry import main; sys.argv[0] = 'ion'; main()",
+               "sidecar"]
 IDLE_SECONDS = 2.0  # let start-up work settle before reading RSS
 # Syntactically valid; the namespace does not exist and the key is made up.
 SERVICEBUS = ("Endpoint=sb://ion-bench-unreachable.servicebus.windows.net/;SharedAccessKeyName=bench;"
@@ -65,7 +68,7 @@ def run() -> list[Row]:
     with scratch("footprint") as folder, azurite(folder) as storage:
         for index in range(STARTS):
             port = free_port()
-            seconds, rss = _measure([PYTHON, "-m", "sidecar"], sidecar_env(folder, port, storage.connection_string),
+            seconds, rss = _measure(ION_SIDECAR, sidecar_env(folder, port, storage.connection_string),
                                     port, folder / f"sidecar-{index}.log")
             ion_start.append(seconds)
             ion_rss.append(rss)

@@ -6,7 +6,7 @@ import itertools
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from shared.errors import NotFound
@@ -211,17 +211,7 @@ class MemoryBus(MessageBus):
         with self._cond:
             _, stored = self._held(message)
             stored.locked_until = time.time() + lock_for
-            return ReceivedMessage(
-                message_id=message.message_id,
-                topic=message.topic,
-                subscription=message.subscription,
-                body=message.body,
-                delivery_count=message.delivery_count,
-                lock_token=message.lock_token,
-                correlation_id=message.correlation_id,
-                enqueued_at=message.enqueued_at,
-                locked_until=_dt(stored.locked_until),
-            )
+            return replace(message, locked_until=_dt(stored.locked_until))
 
     def dead_letters(self, subscription: str) -> list[DeadLetter]:
         with self._cond:

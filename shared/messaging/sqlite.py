@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -317,17 +318,7 @@ class SqliteBus(MessageBus):
         with self._held(message) as (db, seq, now):
             locked_until = now + lock_for
             db.execute("UPDATE messages SET locked_until = ? WHERE seq = ?", (locked_until, seq))
-        return ReceivedMessage(
-            message_id=message.message_id,
-            topic=message.topic,
-            subscription=message.subscription,
-            body=message.body,
-            delivery_count=message.delivery_count,
-            lock_token=message.lock_token,
-            correlation_id=message.correlation_id,
-            enqueued_at=message.enqueued_at,
-            locked_until=_dt(locked_until),
-        )
+        return replace(message, locked_until=_dt(locked_until))
 
     def dead_letters(self, subscription: str) -> list[DeadLetter]:
         rows = (
