@@ -1,6 +1,6 @@
 """Sidecar footprint as in production: start-up time to the first 200 from /healthz, and idle RSS.
 
-The sidecar runs as the image runs it (`python -m sidecar`) with the production providers: Azure Blob
+The sidecar runs as the image runs it (`ion sidecar`) with the production providers: Azure Blob
 Storage (on Azurite), Azure Service Bus (a well-formed connection string to a namespace that cannot be
 reached) and MongoDB (a URI to a local port where nothing listens). The floor is a bare Quart app on
 Hypercorn answering /healthz only. Each side starts several times; the table shows the median.

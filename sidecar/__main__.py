@@ -1,4 +1,4 @@
-"""`python -m sidecar`: the standalone sidecar, configured from the environment (what the image runs)."""
+"""`python -m sidecar`: the standalone sidecar, configured from the environment (`ion sidecar` runs the same)."""
 
 from sidecar.standalone import run_standalone
 

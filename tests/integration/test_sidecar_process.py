@@ -1,4 +1,4 @@
-"""The sidecar as a process: `python -m sidecar` (what the image runs) and `ion sidecar --development`."""
+"""The sidecar as a process: `python -m sidecar` (the same as the image's `ion sidecar`) and `ion sidecar --development`."""
 
 from __future__ import annotations
 
