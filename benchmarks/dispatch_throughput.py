@@ -84,8 +84,12 @@ def _dispatched(folder: Path, events: list[Event], batch: int) -> tuple[float, i
             bus.publish(event)
         done = 0
         while done < len(events):
-            for message in bus.receive(MODULE, batch, 60.0):
-                dispatcher.dispatch(MODULE, message.body)
+            # As `ion up` does: dispatch the received batch together, then settle each message.
+            messages = bus.receive(MODULE, batch, 60.0)
+            for message, result in zip(messages, dispatcher.dispatch_many(MODULE, [m.body for m in messages]),
+                                       strict=True):
+                if isinstance(result, Exception):
+                    raise result
                 bus.complete(message)
                 done += 1
         elapsed = time.perf_counter() - started

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -29,6 +30,17 @@ from shared.settings import IonSettings
 log = logging.getLogger("ion.dispatch")
 
 Outcome = Literal["launched", "duplicate", "skipped"]
+
+
+@dataclass
+class _Plan:
+    """One message of a batch, ready to be recorded and launched."""
+
+    index: int
+    event: Event
+    record: JobRecord
+    effective: ModuleSpec  # the module spec with the rule's overrides applied
+    created: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,13 @@ def parse_event(body: bytes, max_bytes: int) -> Event:
         raise PoisonMessage(f"message is not an Ion event: {describe_validation_error(exc)}") from None
 
 
+def _settled(results: list[DispatchResult | Exception | None]) -> list[DispatchResult | Exception]:
+    missing = [index for index, result in enumerate(results) if result is None]
+    if missing:
+        raise AssertionError(f"messages {missing} of the batch got no result")
+    return [result for result in results if result is not None]
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -92,11 +111,49 @@ class Dispatcher:
         Raises PoisonMessage (dead-letter it with the reason) or TransientError / any other
         exception (leave it to be redelivered).
         """
-        event = parse_event(body, self.settings.max_event_bytes)
+        [result] = self.dispatch_many(module_name, [body])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def dispatch_many(self, module_name: str, bodies: Sequence[bytes]) -> list[DispatchResult | Exception]:
+        """Handle a received batch: every new job record in one metadata transaction, then the launches.
+
+        Each entry is the message's result, or the exception to settle it by: PoisonMessage to
+        dead-letter it with the reason, anything else to leave it to be redelivered.
+        """
         spec = self.manifest.get(module_name)
+        results: list[DispatchResult | Exception | None] = [None] * len(bodies)
+        plans: list[_Plan] = []
+        for index, body in enumerate(bodies):
+            try:
+                plans.append(self._plan(index, spec, body))
+            except PoisonMessage as exc:
+                results[index] = exc
+        try:
+            # Create-if-absent is where redeliveries meet; executors are called after the commit.
+            with self.metadata.batch():
+                for plan in plans:
+                    self._ensure_context(plan.event)
+                    plan.created = self.metadata.create_job(plan.record)
+        except Exception as exc:
+            failure = exc if isinstance(exc, TransientError) else TransientError(f"metadata store: {exc}")
+            for plan in plans:
+                results[plan.index] = failure
+            return _settled(results)
+        for plan in plans:
+            try:
+                results[plan.index] = self._after_create(plan, spec)
+            except Exception as exc:
+                results[plan.index] = exc
+        return _settled(results)
+
+    def _plan(self, index: int, spec: ModuleSpec, body: bytes) -> _Plan:
+        """Parse, check and apply the rules: everything that needs no store. Raises PoisonMessage."""
+        event = parse_event(body, self.settings.max_event_bytes)
         if event.type != spec.subscribes_to:
             raise PoisonMessage(
-                f"event type {event.type!r} arrived on subscription {module_name!r}, "
+                f"event type {event.type!r} arrived on subscription {spec.name!r}, "
                 f"which subscribes to {spec.subscribes_to!r}"
             )
         job_id = derive_job_id(event.id, spec.name)
@@ -110,27 +167,23 @@ class Dispatcher:
             record.reason = f"skipped by rules: {decision.reason}"
             record.attempts = []
             record.finished_at = record.created_at
-            with self.metadata.batch():
-                self._ensure_context(event)
-                created = self.metadata.create_job(record)
-            if not created:
-                return DispatchResult("duplicate", job_id)
-            log.info("skipped %s for event %s: %s", spec.name, event.id, decision.reason)
-            return DispatchResult("skipped", job_id, record.reason)
+            return _Plan(index, event, record, spec)
         overrides = decision if decision.model_fields_set else None
         effective = overrides.apply(spec) if overrides else spec
-        record = self._new_record(job_id, event, spec, effective.executor, overrides)
-        # Create-if-absent is where redeliveries meet; the executor is called after the commit.
-        with self.metadata.batch():
-            self._ensure_context(event)
-            created = self.metadata.create_job(record)
-        if not created:
-            stored = self.metadata.get_job(job_id)
+        return _Plan(index, event, self._new_record(job_id, event, spec, effective.executor, overrides), effective)
+
+    def _after_create(self, plan: _Plan, spec: ModuleSpec) -> DispatchResult:
+        record = plan.record
+        if not plan.created:
+            stored = self.metadata.get_job(record.job_id)
             if stored is None:
-                raise TransientError(f"job {job_id} vanished while being created")
-            return self._redelivered(stored, spec, event)
-        self.launch(record, effective, event)
-        return DispatchResult("launched", job_id)
+                raise TransientError(f"job {record.job_id} vanished while being created")
+            return self._redelivered(stored, spec, plan.event)
+        if record.status == JobStatus.SKIPPED:
+            log.info("skipped %s for event %s: %s", spec.name, plan.event.id, record.reason)
+            return DispatchResult("skipped", record.job_id, record.reason)
+        self.launch(record, plan.effective, plan.event)
+        return DispatchResult("launched", record.job_id)
 
     def _redelivered(self, record: JobRecord, spec: ModuleSpec, event: Event) -> DispatchResult:
         if record.status == JobStatus.PENDING:

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from shared.dispatch import Dispatcher
 from shared.errors import PoisonMessage
@@ -87,27 +88,30 @@ class LocalRuntime:
                 log.warning("receiving for %s failed: %s", module.name, exc)
                 self._stop.wait(1.0)
                 continue
-            for message in messages:
-                self.handle(module, message)
+            if messages:
+                self.handle(module, messages)
 
-    def handle(self, module: ModuleSpec, message: ReceivedMessage) -> None:
-        """Dispatch one message and settle it: complete, dead-letter (poison) or abandon (transient)."""
+    def handle(self, module: ModuleSpec, messages: list[ReceivedMessage]) -> None:
+        """Dispatch a batch and settle each message: complete, dead-letter (poison) or abandon (transient)."""
         bus = self.providers.bus
         try:
-            self.dispatcher.dispatch(module.name, message.body)
-        except PoisonMessage as exc:
-            reason = str(exc)
-            log.warning("dead-lettering message %s on %s: %s", message.message_id, module.name, reason)
-            self._settle(lambda: bus.dead_letter(message, reason))
-            self.counters.dead_lettered += 1
-            return
-        except Exception as exc:
-            log.warning("dispatching %s on %s failed, will retry: %s", message.message_id, module.name, exc)
-            self._settle(lambda: bus.abandon(message))
-            self.counters.abandoned += 1
-            return
-        self._settle(lambda: bus.complete(message))
-        self.counters.dispatched += 1
+            results = self.dispatcher.dispatch_many(module.name, [m.body for m in messages])
+        except Exception as exc:  # nothing was decided: every message comes back
+            results = [exc] * len(messages)
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, PoisonMessage):
+                reason = str(result)
+                log.warning("dead-lettering message %s on %s: %s", message.message_id, module.name, reason)
+                self._settle(partial(bus.dead_letter, message, reason))
+                self.counters.dead_lettered += 1
+            elif isinstance(result, Exception):
+                log.warning("dispatching %s on %s failed, will retry: %s", message.message_id, module.name,
+                            result)
+                self._settle(partial(bus.abandon, message))
+                self.counters.abandoned += 1
+            else:
+                self._settle(partial(bus.complete, message))
+                self.counters.dispatched += 1
 
     @staticmethod
     def _settle(action: Callable[[], None]) -> None:

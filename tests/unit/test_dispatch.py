@@ -138,3 +138,31 @@ def test_rule_that_raises_makes_the_message_poison(setup) -> None:
     with pytest.raises(PoisonMessage, match="cannot route this"):
         dispatcher.dispatch("transcoder", body(Event.new("file_downloaded", {"size": "bad"})))
     assert executor.launches == []
+
+
+def test_a_batch_settles_each_message_on_its_own(setup) -> None:
+    dispatcher, executor, metadata = setup
+    good = Event.new("file_downloaded")
+    skipped = Event.new("file_downloaded", {"size": "none"})
+    results = dispatcher.dispatch_many(
+        "transcoder", [body(good), b"not json", body(skipped), body(good), body(Event.new("other"))]
+    )
+    assert [type(r).__name__ for r in results] == [
+        "DispatchResult", "PoisonMessage", "DispatchResult", "DispatchResult", "PoisonMessage",
+    ]
+    assert [r.outcome for r in results if not isinstance(r, Exception)] == ["launched", "skipped", "duplicate"]
+    assert len(executor.launches) == 1  # the repeated message inside the batch launched nothing twice
+    assert metadata.get_job(job_id(good.id, "transcoder")) is not None
+
+
+def test_a_batch_whose_records_cannot_be_written_comes_back_whole(setup, monkeypatch) -> None:
+    dispatcher, executor, metadata = setup
+
+    def unreachable(record: object) -> bool:
+        raise ConnectionError("metadata store unreachable")
+
+    monkeypatch.setattr(metadata, "create_job", unreachable)
+    results = dispatcher.dispatch_many("transcoder", [body(Event.new("file_downloaded")), b"[]"])
+    assert isinstance(results[0], TransientError) and "unreachable" in str(results[0])
+    assert isinstance(results[1], PoisonMessage)  # poison is still poison
+    assert executor.launches == []
