@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import ValidationError
@@ -23,7 +23,7 @@ from shared.ids import job_id as derive_job_id
 from shared.ids import new_secret
 from shared.manifest import Manifest
 from shared.metadata.base import Conflict, MetadataStore
-from shared.models import Attempt, Event, EventContext, JobOverrides, JobRecord, JobStatus, ModuleSpec
+from shared.models import Attempt, Event, EventContext, JobOverrides, JobRecord, JobStatus, ModuleSpec, utcnow
 from shared.rules import RuleError, Skip, decide
 from shared.settings import IonSettings
 
@@ -81,10 +81,6 @@ def _settled(results: list[DispatchResult | Exception | None]) -> list[DispatchR
     if missing:
         raise AssertionError(f"messages {missing} of the batch got no result")
     return [result for result in results if result is not None]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Dispatcher:
@@ -188,8 +184,7 @@ class Dispatcher:
     def _redelivered(self, record: JobRecord, spec: ModuleSpec, event: Event) -> DispatchResult:
         if record.status == JobStatus.PENDING:
             # Created but the launch was never confirmed (crash, executor down): launch is idempotent.
-            effective = record.overrides.apply(spec) if record.overrides else spec
-            self.launch(record, effective, event)
+            self.launch(record, record.effective_spec(spec), event)
         return DispatchResult("duplicate", record.job_id)
 
     def _new_record(
@@ -237,7 +232,7 @@ def mark_running(metadata: MetadataStore, job_id: str, attempt: int, when: datet
             raise NotFound(f"job {job_id} not found")
         if record.status != JobStatus.PENDING or record.attempt != attempt:
             return record
-        started = when or now()
+        started = when or utcnow()
         record.status = JobStatus.RUNNING
         record.started_at = started
         record.updated_at = started

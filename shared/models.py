@@ -308,6 +308,10 @@ class JobRecord(BaseModel):
     def execution_id(self) -> str:
         return execution_id(self.job_id, self.attempt)
 
+    def effective_spec(self, spec: ModuleSpec) -> ModuleSpec:
+        """The module spec this job runs with: the manifest entry with the rule's overrides applied."""
+        return self.overrides.apply(spec) if self.overrides else spec
+
     def current_attempt(self) -> Attempt | None:
         return self.attempts[-1] if self.attempts else None
 

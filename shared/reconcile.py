@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from shared.dispatch import Dispatcher, mark_running
 from shared.errors import NotFound
 from shared.executors.base import ExecutionState, ExecutionStatus
 from shared.metadata.base import Conflict, MetadataStore
-from shared.models import Attempt, JobRecord, JobStatus, ModuleSpec
+from shared.models import Attempt, JobRecord, JobStatus, ModuleSpec, utcnow
 
 log = logging.getLogger("ion.reconcile")
 
@@ -37,12 +37,8 @@ class ReconcileReport:
     errors: list[str] = field(default_factory=list)
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Reconciler:
-    def __init__(self, dispatcher: Dispatcher, clock: Callable[[], datetime] = now) -> None:
+    def __init__(self, dispatcher: Dispatcher, clock: Callable[[], datetime] = utcnow) -> None:
         self.dispatcher = dispatcher
         self.metadata: MetadataStore = dispatcher.metadata
         self.clock = clock
@@ -66,7 +62,7 @@ class Reconciler:
             spec = self.dispatcher.manifest.get(record.module)
         except KeyError:
             return None
-        return record.overrides.apply(spec) if record.overrides else spec
+        return record.effective_spec(spec)
 
     def _reconcile(self, record: JobRecord, report: ReconcileReport) -> None:
         spec = self._spec(record)

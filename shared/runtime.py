@@ -74,6 +74,10 @@ class LocalRuntime:
         self.executors.close()
         self.providers.close()
 
+    def request_stop(self) -> None:
+        """Ask the runtime to stop (safe from a signal handler); `stop()` then shuts it down."""
+        self._stop.set()
+
     def wait(self, timeout: float | None = None) -> bool:
         return self._stop.wait(timeout)
 

@@ -22,7 +22,7 @@ def parse_pairs(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"data {pair!r} must look like key=value")
+            raise ValueError(f"{pair!r} must be KEY=VALUE")
         data[key] = value
     return data
 

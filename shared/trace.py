@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from shared.manifest import Manifest
 from shared.metadata.base import MetadataStore
-from shared.models import EventContext, Insight, JobRecord, JobStatus
+from shared.models import EventContext, Insight, JobRecord
 
 TRACE_FORMAT_VERSION = 1
 
@@ -99,16 +100,14 @@ def build_trace(metadata: MetadataStore, correlation_id: str) -> dict[str, Any]:
     }
 
 
-def workflow_finished(metadata: MetadataStore, correlation_id: str, subscribers: dict[str, list[str]]) -> bool:
+def workflow_finished(metadata: MetadataStore, correlation_id: str, manifest: Manifest) -> bool:
     """True when every event has a job for every subscribed module and every job is final."""
     records = metadata.jobs(correlation_id)
-    if any(not r.status.final and r.status != JobStatus.FAILED for r in records):
-        return False
-    if any(r.status == JobStatus.FAILED for r in records):
+    if any(not r.status.final for r in records):
         return False
     have = {(r.event_id, r.module) for r in records}
-    for context in metadata.event_contexts(correlation_id):
-        for module in subscribers.get(context.type, []):
-            if (context.id, module) not in have:
-                return False
-    return True
+    return all(
+        (context.id, module.name) in have
+        for context in metadata.event_contexts(correlation_id)
+        for module in manifest.subscribers(context.type)
+    )

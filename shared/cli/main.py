@@ -9,7 +9,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,6 +23,9 @@ from shared.providers import Providers
 from shared.settings import IonSettings, load_settings
 from shared.submit import ensure_subscriptions, parse_pairs, submit_event
 from shared.trace import build_trace, workflow_finished
+
+if TYPE_CHECKING:
+    from shared.runtime import LocalRuntime
 
 app = typer.Typer(
     name="ion", help="Ion: event-driven, task-oriented processing.", no_args_is_help=True,
@@ -47,8 +50,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _settings(modules: Path | None = None, **overrides: Any) -> IonSettings:
-    settings = load_settings(**({"modules": modules} if modules else {}), **overrides)
-    return settings
+    return load_settings(**({"modules": modules} if modules else {}), **overrides)
 
 
 def _manifest(settings: IonSettings) -> Manifest:
@@ -81,7 +83,7 @@ def up(modules: ManifestOption = None) -> None:
         f"ion up: {len(manifest)} module(s) from {settings.modules}, state in {settings.home_dir}. "
         "Ctrl-C stops.", highlight=False,
     )
-    signal.signal(signal.SIGTERM, lambda *_: runtime._stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: runtime.request_stop())
     try:
         while not runtime.wait(1.0):
             pass
@@ -189,13 +191,10 @@ def demo(
     manifest = _manifest(settings)
     runtime = LocalRuntime(settings, manifest)
     runtime.start()
-    subscribers: dict[str, list[str]] = {}
-    for module in manifest:
-        subscribers.setdefault(module.subscribes_to, []).append(module.name)
     try:
         context = submit_event(runtime.providers.bus, runtime.providers.metadata, runtime.providers.blob,
                                "video_uploaded", {"title": "lecture"}, {DEMO_INPUT.name: DEMO_INPUT})
-        finished = _wait_for(runtime, context.correlation_id, subscribers, timeout, show=not as_json)
+        finished = _wait_for(runtime, context.correlation_id, manifest, timeout, show=not as_json)
         document = build_trace(runtime.providers.metadata, context.correlation_id)
     finally:
         runtime.stop()
@@ -211,7 +210,7 @@ def demo(
                       f"state in {home}", highlight=False)
 
 
-def _wait_for(runtime: Any, correlation_id: str, subscribers: dict[str, list[str]], timeout: float,
+def _wait_for(runtime: LocalRuntime, correlation_id: str, manifest: Manifest, timeout: float,
               show: bool) -> bool:
     metadata = runtime.providers.metadata
     deadline = time.monotonic() + timeout
@@ -222,7 +221,7 @@ def _wait_for(runtime: Any, correlation_id: str, subscribers: dict[str, list[str
             records = metadata.jobs(correlation_id)
             done = sum(1 for r in records if r.status.final)
             progress.update(task, total=max(len(records), 1), completed=done)
-            if workflow_finished(metadata, correlation_id, subscribers):
+            if workflow_finished(metadata, correlation_id, manifest):
                 return True
             time.sleep(0.1)
     return False

@@ -27,6 +27,7 @@ from shared.models import (
 )
 from shared.providers import Providers
 from shared.settings import IonSettings
+from shared.submit import parse_pairs
 from sidecar.standalone import configure_logging, run_standalone, serve_until_signal
 
 log = logging.getLogger("ion.sidecar")
@@ -60,13 +61,10 @@ Values are quoted for a POSIX shell only when they need it. Logs go to stderr.
 
 
 def _parse_data(items: list[str]) -> dict[str, str]:
-    data: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{item!r} must be KEY=VALUE", param_hint="--data")
-        data[key] = value
-    return data
+    try:
+        return parse_pairs(items)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--data") from None
 
 
 def _input_files(items: list[str]) -> dict[str, Path]:
