@@ -36,7 +36,6 @@ class SqliteDatabase:
             db = sqlite3.connect(
                 self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
-            db.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             self._set_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")
             self._local.db = db

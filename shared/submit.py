@@ -33,6 +33,25 @@ def ensure_subscriptions(bus: MessageBus, manifest: Manifest, max_delivery_count
         bus.ensure_subscription(module.subscribes_to, module.name, max_delivery_count)
 
 
+def record_first_event(
+    metadata: MetadataStore,
+    blob: BlobStore,
+    event_type: str,
+    data: dict[str, str] | None = None,
+    files: dict[str, Path] | None = None,
+) -> EventContext:
+    """Store a first event's files and its context. `files` maps the name the module will see under
+    in/data/ to a local path."""
+    event = Event.new(event_type, data)
+    stored: dict[str, str] = {}
+    for name, path in (files or {}).items():
+        check_blob_name(name)
+        stored[name] = blob.put(path, blob_name(event.correlation_id, event.id, INPUT_PRODUCER, name))
+    context = EventContext(**event.model_dump(), files=stored)
+    metadata.put_event_context(context)
+    return context
+
+
 def submit_event(
     bus: MessageBus,
     metadata: MetadataStore,
@@ -41,13 +60,7 @@ def submit_event(
     data: dict[str, str] | None = None,
     files: dict[str, Path] | None = None,
 ) -> EventContext:
-    """Publish a first event. `files` maps the name the module will see under in/data/ to a local path."""
-    event = Event.new(event_type, data)
-    stored: dict[str, str] = {}
-    for name, path in (files or {}).items():
-        check_blob_name(name)
-        stored[name] = blob.put(path, blob_name(event.correlation_id, event.id, INPUT_PRODUCER, name))
-    context = EventContext(**event.model_dump(), files=stored)
-    metadata.put_event_context(context)
-    bus.publish(event)
+    """Record a first event (see record_first_event), then publish it."""
+    context = record_first_event(metadata, blob, event_type, data, files)
+    bus.publish(context.event())
     return context

@@ -13,27 +13,23 @@ from typing import Annotated
 
 import typer
 
-from shared.blob.base import blob_name
 from shared.contract import SidecarConfig
-from shared.ids import job_id, new_event_id, new_secret
+from shared.ids import new_secret
 from shared.models import (
     EVENT_TYPE_PATTERN,
     MODULE_NAME_PATTERN,
     Attempt,
-    EventContext,
     JobRecord,
     JobStatus,
     utcnow,
 )
 from shared.providers import Providers
 from shared.settings import IonSettings
-from shared.submit import parse_pairs
+from shared.submit import parse_pairs, record_first_event
 from sidecar.standalone import configure_logging, run_standalone, serve_until_signal
 
 log = logging.getLogger("ion.sidecar")
 
-# Blob "module" for files given with --file: not a valid module name, so it never meets a real one.
-DEV_INPUT_PRODUCER = "_input"
 
 HELP = """Run a sidecar: the module contract (/ready, /done, /healthz) on 127.0.0.1.
 
@@ -85,18 +81,6 @@ def _input_files(items: list[str]) -> dict[str, Path]:
             files[base] = path
     return files
 
-
-def _development_input(
-    providers: Providers, event_type: str, data: dict[str, str], files: dict[str, Path]
-) -> EventContext:
-    event_id = new_event_id()
-    urls = {
-        name: providers.blob.put(path, blob_name(event_id, event_id, DEV_INPUT_PRODUCER, name))
-        for name, path in files.items()
-    }
-    context = EventContext(id=event_id, type=event_type, correlation_id=event_id, data=data, files=urls)
-    providers.metadata.put_event_context(context)
-    return context
 
 
 def _record_development_job(providers: Providers, config: SidecarConfig) -> JobRecord:
@@ -159,7 +143,7 @@ def run_development(
     settings.home_dir.mkdir(parents=True, exist_ok=True)
     providers = Providers.open(settings)
     try:
-        context = _development_input(providers, event_type, data, files)
+        context = record_first_event(providers.metadata, providers.blob, event_type, data, files)
         if base_dir is None:
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             base_dir = settings.home_dir / "dev" / f"{stamp}-{context.id[:8]}"
@@ -172,8 +156,6 @@ def run_development(
             correlation_id=context.correlation_id,
             event_type=context.type,
             module=module,
-            job_id=job_id(context.id, module),
-            attempt=1,
             publishes=publishes,
         )
         record = _record_development_job(providers, config)

@@ -37,8 +37,8 @@ def commit_outputs(plan: OutputPlan, config: SidecarConfig, providers: Providers
         log.info("out/data/%s stored", relative)
         return url
 
-    stored = transfer_all((relative, partial(store, relative, path)) for relative, path in plan.files.items())
-    urls = {relative: stored[relative] for relative in plan.files}  # in out/data order
+    # transfer_all keeps the order it is given: out/data order.
+    urls = transfer_all((relative, partial(store, relative, path)) for relative, path in plan.files.items())
 
     insight: Insight | None = None
     if plan.stores_insight:

@@ -7,16 +7,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from shared.errors import NotFound
 from shared.messaging.base import LockLost, MessageBus, ReceivedMessage
-from shared.messaging.sqlite import max_delivery_reason
+from shared.messaging.sqlite import as_datetime, max_delivery_reason
 from shared.models import DeadLetter
-
-
-def _dt(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
 
 
 @dataclass
@@ -148,8 +144,8 @@ class MemoryBus(MessageBus):
                     delivery_count=message.delivery_count,
                     lock_token=message.lock_token,
                     correlation_id=message.correlation_id,
-                    enqueued_at=_dt(message.enqueued_at),
-                    locked_until=_dt(message.locked_until),
+                    enqueued_at=as_datetime(message.enqueued_at),
+                    locked_until=as_datetime(message.locked_until),
                 )
             )
         return received
@@ -211,7 +207,7 @@ class MemoryBus(MessageBus):
         with self._cond:
             _, stored = self._held(message)
             stored.locked_until = time.time() + lock_for
-            return replace(message, locked_until=_dt(stored.locked_until))
+            return replace(message, locked_until=as_datetime(stored.locked_until))
 
     def dead_letters(self, subscription: str) -> list[DeadLetter]:
         with self._cond:

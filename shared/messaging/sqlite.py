@@ -72,7 +72,8 @@ _PRUNE_EVERY_SECONDS = 60.0
 _PRUNE_BATCH = 5000
 
 
-def _dt(timestamp: float) -> datetime:
+def as_datetime(timestamp: float) -> datetime:
+    """A stored epoch timestamp as an aware UTC datetime."""
     return datetime.fromtimestamp(timestamp, UTC)
 
 
@@ -256,8 +257,8 @@ class SqliteBus(MessageBus):
                             delivery_count=delivery_count + 1,
                             lock_token=token,
                             correlation_id=correlation_id,
-                            enqueued_at=_dt(enqueued_at),
-                            locked_until=_dt(locked_until),
+                            enqueued_at=as_datetime(enqueued_at),
+                            locked_until=as_datetime(locked_until),
                         )
                     )
         return received
@@ -318,7 +319,7 @@ class SqliteBus(MessageBus):
         with self._held(message) as (db, seq, now):
             locked_until = now + lock_for
             db.execute("UPDATE messages SET locked_until = ? WHERE seq = ?", (locked_until, seq))
-        return replace(message, locked_until=_dt(locked_until))
+        return replace(message, locked_until=as_datetime(locked_until))
 
     def dead_letters(self, subscription: str) -> list[DeadLetter]:
         rows = (
@@ -338,7 +339,7 @@ class SqliteBus(MessageBus):
                 reason=reason,
                 delivery_count=delivery_count,
                 body=bytes(body),
-                dead_lettered_at=_dt(at),
+                dead_lettered_at=as_datetime(at),
             )
             for message_id, topic, reason, delivery_count, body, at in rows
         ]

@@ -130,6 +130,8 @@ def test_invalid_names_are_rejected(blob: BlobStore, tmp_path: Path, name: str) 
     with pytest.raises(InvalidName):
         blob.url(name)
     assert not (tmp_path / "out").exists()
+    # A filesystem store lives in tmp_path/"blobs": an escape would land beside it, or one level up.
+    assert not (tmp_path / "outside.txt").exists()
     assert not (tmp_path.parent / "outside.txt").exists()
 
 

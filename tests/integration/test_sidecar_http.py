@@ -57,6 +57,10 @@ async def test_wrong_or_missing_secret_is_401_and_changes_nothing(
     stores: Stores, tmp_path: Path, headers: dict[str, str]
 ) -> None:
     seed_event(stores, tmp_path, files={"a.txt": b"a"})
+    # Outputs a wrongly accepted /done would commit.
+    (tmp_path / "job" / "out" / "data").mkdir(parents=True)
+    (tmp_path / "job" / "out" / "data" / "result.txt").write_text("result")
+    (tmp_path / "job" / "out" / "meta.json").write_text('{"k": "v"}')
     async with served(make_config(tmp_path / "job"), stores.providers) as sidecar:
         for path in ("/ready", "/done"):
             response = await sidecar.client.get(path, headers=headers)
