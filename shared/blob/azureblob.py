@@ -177,12 +177,10 @@ class AzureBlobStore(BlobStore):
 @contextlib.contextmanager
 def _transient() -> Any:
     """Service errors after the SDK's own retries become TransientError: a later attempt may succeed."""
-    from azure.core.exceptions import ResourceNotFoundError, ServiceRequestError, ServiceResponseError
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
     try:
         yield
-    except ResourceNotFoundError:
-        raise
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise TransientError(f"{SERVICE}: {type(exc).__name__}: {exc}") from exc
 

@@ -60,7 +60,6 @@ class ServiceBusBus(MessageBus):
         self._receivers: dict[str, Any] = {}
         self._receiver_locks: dict[str, threading.RLock] = {}
         self._held: dict[str, _Held] = {}
-        self._released: set[str] = set()  # lock tokens whose Ion lock ran out
         self._state = threading.RLock()
         self._stop = threading.Event()
         self._keeper: threading.Thread | None = None
@@ -261,8 +260,7 @@ class ServiceBusBus(MessageBus):
         with self._state:
             held = self._held.get(message.lock_token)
             if held is None:
-                detail = "expired" if message.lock_token in self._released else "is not held (settled?)"
-                raise LockLost(f"the lock on message {message.message_id!r} {detail}")
+                raise LockLost(f"the lock on message {message.message_id!r} expired or it was settled already")
             if remove:
                 del self._held[message.lock_token]
             return held
@@ -281,7 +279,6 @@ class ServiceBusBus(MessageBus):
             expired = [(token, held) for token, held in self._held.items() if held.deadline <= now]
             for token, _ in expired:
                 del self._held[token]
-                self._released.add(token)
         for _, held in expired:
             receiver, lock = self._receiver(held.subscription)
             with lock, contextlib.suppress(Exception):
@@ -403,11 +400,7 @@ def _seconds_left(until: datetime | None, default: timedelta) -> float:
 def _service_errors() -> Iterator[None]:
     """Failures the SDK's own retries could not overcome: a later attempt may succeed."""
     from azure.core.exceptions import AzureError, ClientAuthenticationError
-    from azure.servicebus.exceptions import (
-        ServiceBusAuthenticationError,
-        ServiceBusAuthorizationError,
-        ServiceBusError,
-    )
+    from azure.servicebus.exceptions import ServiceBusAuthenticationError, ServiceBusAuthorizationError
 
     try:
         yield
@@ -416,23 +409,20 @@ def _service_errors() -> Iterator[None]:
         raise ConfigurationError(
             SERVICE, SETTING, "the namespace refused the credentials (wrong key, or missing data role)"
         ) from None
-    except (ServiceBusError, AzureError) as exc:
-        if isinstance(exc, LockLost):
-            raise
+    except AzureError as exc:  # ServiceBusError is one too
         raise TransientError(f"{SERVICE}: {type(exc).__name__}: {_first_line(exc)}") from exc
 
 
 @contextlib.contextmanager
 def _lock_errors() -> Iterator[None]:
+    # MessageAlreadySettled is a ValueError, not a service error: catch the lock errors first.
     from azure.servicebus.exceptions import MessageAlreadySettled, MessageLockLostError
 
-    try:
-        with _service_errors():
+    with _service_errors():
+        try:
             yield
-    except TransientError as exc:
-        if isinstance(exc.__cause__, MessageLockLostError | MessageAlreadySettled):
-            raise LockLost(str(exc.__cause__)) from exc.__cause__
-        raise
+        except (MessageLockLostError, MessageAlreadySettled) as exc:
+            raise LockLost(str(exc)) from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,7 +7,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import datetime
 
-from shared.models import EventContext, Insight, JobRecord
+from shared.models import EventContext, Insight, JobRecord, JobStatus
+
+# What active_jobs and jobs_due_cleanup select, for every store.
+ACTIVE_STATUSES = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
+# Finished attempts that may leave executor resources behind (a skipped job never launched).
+CLEANUP_STATUSES = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.DEAD_LETTERED.value)
 
 
 class Conflict(Exception):

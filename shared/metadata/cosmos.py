@@ -17,20 +17,20 @@ the reconciler's `active_jobs` fan out across partitions; they are rare, interac
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
 from shared.errors import ConfigurationError, NotFound, TransientError
-from shared.metadata.base import Conflict, MetadataStore
+from shared.metadata.base import ACTIVE_STATUSES, CLEANUP_STATUSES, Conflict, MetadataStore
 from shared.metadata.mongodb import sort_key
-from shared.models import EventContext, Insight, JobRecord, JobStatus
+from shared.models import EventContext, Insight, JobRecord
 from shared.settings import IonSettings
 
 if TYPE_CHECKING:
-    from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
+    from azure.cosmos import ContainerProxy, CosmosClient
 
 SERVICE = "Azure Cosmos DB"
 M = TypeVar("M", bound=BaseModel)
@@ -38,15 +38,12 @@ FIRST_CONTACT: dict[str, Any] = {"connection_timeout": 5, "timeout": 20, "retry_
 CONTAINERS = {"event_contexts": "/id", "jobs": "/id", "insights": "/correlation_id"}
 # Keys Ion adds to a record's JSON form, and those Cosmos DB adds itself.
 STORE_KEYS = {"id", "created_key", "finished_key", "_rid", "_self", "_etag", "_attachments", "_ts"}
-ACTIVE = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
-FINISHED = [JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.DEAD_LETTERED.value]
 
 
 class CosmosMetadata(MetadataStore):
     def __init__(self, client: CosmosClient, database: str) -> None:
         self._client = client
         self._database_name = database
-        self._db: DatabaseProxy | None = None
         self._containers: dict[str, ContainerProxy] = {}
 
     @classmethod
@@ -67,12 +64,12 @@ class CosmosMetadata(MetadataStore):
         try:
             client = CosmosClient(settings.cosmos_endpoint, credential, **FIRST_CONTACT)
         except Exception as exc:
-            raise _configuration_error(exc, setting, settings.cosmos_endpoint, key) from None
+            raise _configuration_error(exc, setting, settings.cosmos_endpoint) from None
         store = cls(client, settings.cosmos_database)
         try:
             store.ensure_containers()
         except Exception as exc:
-            raise _configuration_error(exc, setting, settings.cosmos_endpoint, key) from None
+            raise _configuration_error(exc, setting, settings.cosmos_endpoint) from None
         return store
 
     def ensure_containers(self) -> None:
@@ -97,7 +94,6 @@ class CosmosMetadata(MetadataStore):
             containers = {name: db.get_container_client(name) for name in CONTAINERS}
             for container in containers.values():
                 container.read()
-        self._db = db
         self._containers = containers
 
     def _container(self, name: str) -> ContainerProxy:
@@ -174,14 +170,16 @@ class CosmosMetadata(MetadataStore):
         return [_model(JobRecord, d) for d in found]
 
     def active_jobs(self, limit: int = 1000) -> list[JobRecord]:
-        found = self._query("jobs", f"c.status IN ({_names('s', ACTIVE)})", _values("s", ACTIVE), limit=limit)
+        found = self._query(
+            "jobs", f"c.status IN ({_names('s', ACTIVE_STATUSES)})", _values("s", ACTIVE_STATUSES), limit=limit
+        )
         return [_model(JobRecord, d) for d in found]
 
     def jobs_due_cleanup(self, finished_before: datetime, limit: int = 100) -> list[JobRecord]:
         found = self._query(
             "jobs",
-            f"c.status IN ({_names('s', FINISHED)}) AND c.cleaned_up = false AND c.finished_key < @before",
-            {**_values("s", FINISHED), "@before": sort_key(finished_before)},
+            f"c.status IN ({_names('s', CLEANUP_STATUSES)}) AND c.cleaned_up = false AND c.finished_key < @before",
+            {**_values("s", CLEANUP_STATUSES), "@before": sort_key(finished_before)},
             order="finished_key",
             limit=limit,
         )
@@ -226,11 +224,11 @@ class CosmosMetadata(MetadataStore):
         return found[:limit] if limit is not None else found
 
 
-def _names(prefix: str, values: list[str]) -> str:
+def _names(prefix: str, values: Sequence[str]) -> str:
     return ", ".join(f"@{prefix}{i}" for i in range(len(values)))
 
 
-def _values(prefix: str, values: list[str]) -> dict[str, Any]:
+def _values(prefix: str, values: Sequence[str]) -> dict[str, Any]:
     # Every value travels as a query parameter, never spliced into the query text.
     return {f"@{prefix}{i}": value for i, value in enumerate(values)}
 
@@ -272,7 +270,7 @@ def _transient() -> Iterator[None]:
         raise
 
 
-def _configuration_error(exc: BaseException, setting: str, endpoint: str, key: str | None) -> ConfigurationError:
+def _configuration_error(exc: BaseException, setting: str, endpoint: str) -> ConfigurationError:
     from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
     from azure.cosmos.exceptions import CosmosHttpResponseError
 
@@ -288,8 +286,5 @@ def _configuration_error(exc: BaseException, setting: str, endpoint: str, key: s
         problem = "the endpoint or key is malformed (the key must be base64)"
     else:
         problem = f"cannot connect ({type(exc).__name__})"
-    return ConfigurationError(SERVICE, setting, _redact(problem, key))
+    return ConfigurationError(SERVICE, setting, problem)  # the texts above never hold the key
 
-
-def _redact(text: str, key: str | None) -> str:
-    return text.replace(key, "***") if key else text

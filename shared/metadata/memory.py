@@ -9,8 +9,8 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from shared.errors import NotFound
-from shared.metadata.base import Conflict, MetadataStore
-from shared.metadata.sqlite import ACTIVE_STATUSES, finished_timestamp, timestamp
+from shared.metadata.base import ACTIVE_STATUSES, Conflict, MetadataStore
+from shared.metadata.sqlite import finished_timestamp, timestamp
 from shared.models import EventContext, Insight, JobRecord
 
 M = TypeVar("M", bound=BaseModel)

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from shared.errors import ConfigurationError, NotFound, TransientError
-from shared.metadata.base import Conflict, MetadataStore
-from shared.models import EventContext, Insight, JobRecord, JobStatus
+from shared.metadata.base import ACTIVE_STATUSES, CLEANUP_STATUSES, Conflict, MetadataStore
+from shared.models import EventContext, Insight, JobRecord
 from shared.settings import IonSettings
 
 if TYPE_CHECKING:
@@ -26,9 +26,7 @@ if TYPE_CHECKING:
 SERVICE = "MongoDB"
 M = TypeVar("M", bound=BaseModel)
 FIRST_CONTACT_MS = 5000
-ACTIVE = [JobStatus.PENDING.value, JobStatus.RUNNING.value]
 OLDEST_FIRST = [("created_key", 1), ("_id", 1)]
-FINISHED = [JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.DEAD_LETTERED.value]
 
 
 def sort_key(moment: datetime) -> str:
@@ -190,12 +188,12 @@ class MongoMetadata(MetadataStore):
 
     def active_jobs(self, limit: int = 1000) -> list[JobRecord]:
         with _transient():
-            found = self._jobs.find({"status": {"$in": ACTIVE}}).sort(OLDEST_FIRST).limit(limit)
+            found = self._jobs.find({"status": {"$in": list(ACTIVE_STATUSES)}}).sort(OLDEST_FIRST).limit(limit)
             return [_model(JobRecord, doc) for doc in found]
 
     def jobs_due_cleanup(self, finished_before: datetime, limit: int = 100) -> list[JobRecord]:
         query = {
-            "status": {"$in": FINISHED},
+            "status": {"$in": list(CLEANUP_STATUSES)},
             "cleaned_up": False,
             "finished_key": {"$lt": sort_key(finished_before)},
         }

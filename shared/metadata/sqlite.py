@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from shared.errors import NotFound
-from shared.metadata.base import Conflict, MetadataStore
-from shared.models import EventContext, Insight, JobRecord, JobStatus
+from shared.metadata.base import ACTIVE_STATUSES, CLEANUP_STATUSES, Conflict, MetadataStore
+from shared.models import EventContext, Insight, JobRecord
 from shared.sqlite_db import SqliteDatabase
 
 _SCHEMA = """
@@ -48,9 +48,6 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_cleanup ON jobs (cleaned_up, finished_at);
 """
 
-ACTIVE_STATUSES = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
-# Finished attempts that may leave executor resources behind (a skipped job never launched).
-CLEANUP_STATUSES = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.DEAD_LETTERED.value)
 
 
 def timestamp(moment: datetime) -> float:

@@ -372,13 +372,6 @@ class FakeServiceBusAdministrationClient:
             self.namespace.topics[topic_name] = FakeTopic(topic_name, dict(options))
             return FakeEntityProperties(topic_name, dict(options))
 
-    def get_topic(self, topic_name: str, **kwargs: Any) -> FakeEntityProperties:
-        self.namespace.record("admin", "get_topic", topic_name, **kwargs)
-        with self.namespace.lock:
-            if topic_name not in self.namespace.topics:
-                raise ResourceNotFoundError(f"topic {topic_name} not found")
-            return FakeEntityProperties(topic_name, self.namespace.topics[topic_name].options)
-
     def list_topics(self, **kwargs: Any) -> list[FakeEntityProperties]:
         self.namespace.record("admin", "list_topics", **kwargs)
         with self.namespace.lock:

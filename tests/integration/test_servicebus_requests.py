@@ -238,3 +238,14 @@ def test_a_refused_identity_is_a_configuration_error_naming_the_setting(
     with pytest.raises(ConfigurationError, match="SERVICEBUS_FULLY_QUALIFIED_NAMESPACE"):
         worker.receive("downloader", wait=0.1)
     worker.close()
+
+
+def test_settling_a_message_twice_is_lock_lost(bus: ServiceBusBus) -> None:
+    from shared.messaging.base import LockLost
+
+    bus.ensure_subscription("new_link", "downloader")
+    bus.send("new_link", b"x", "m-twice")
+    [message] = bus.receive("downloader", wait=1.0)
+    bus.complete(message)
+    with pytest.raises(LockLost):
+        bus.complete(message)
