@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.ids import job_id as derive_job_id
+from shared.settings import split_csv
 
 
 class SidecarConfig(BaseSettings):
@@ -37,9 +38,7 @@ class SidecarConfig(BaseSettings):
     @field_validator("publishes", mode="before")
     @classmethod
     def _split_publishes(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
+        return split_csv(value)
 
     @model_validator(mode="after")
     def _default_job_id(self) -> SidecarConfig:

@@ -24,7 +24,8 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.errors import ConfigurationError, IonError, TransientError
+from shared.errors import ConfigurationError
+from shared.executors.azure_calls import call_azure
 from shared.executors.base import ExecutionState, ExecutionStatus, Executor, JobLaunch
 from shared.executors.container_spec import MOUNT_PATH, VOLUME_NAME, container_job, health_command
 from shared.executors.names import aci_group_name
@@ -149,12 +150,8 @@ def build_container_group(job: JobLaunch, aci: AciSettings, ion: IonSettings) ->
     )
 
 
-def _get(obj: Any, name: str) -> Any:
-    return getattr(obj, name, None) if obj is not None else None
-
-
 def _events_text(events: list[Any] | None) -> str:
-    return "; ".join(f"{e.name}: {e.message}" for e in events or [] if _get(e, "message"))
+    return "; ".join(f"{e.name}: {e.message}" for e in events or [] if getattr(e, "message", None))
 
 
 class AciExecutor(Executor):
@@ -180,36 +177,12 @@ class AciExecutor(Executor):
         client = ContainerInstanceManagementClient(DefaultAzureCredential(), aci.subscription_id)
         return cls(client.container_groups, aci, settings)
 
-    def _call(self, what: str, method: Any, *args: Any, missing_ok: bool = False) -> Any:
-        from azure.core.exceptions import (
-            ClientAuthenticationError,
-            HttpResponseError,
-            ResourceNotFoundError,
-            ServiceRequestError,
-            ServiceResponseError,
+    def _call(self, what: str, method: Any, *args: Any, exists_ok: bool = False,
+              missing_ok: bool = False) -> Any:
+        return call_azure(
+            "aci", "Azure Container Instances", "the identity's role on ION_ACI_RESOURCE_GROUP", what,
+            method, self.settings.resource_group, *args, exists_ok=exists_ok, missing_ok=missing_ok,
         )
-
-        try:
-            return method(self.settings.resource_group, *args)
-        except ResourceNotFoundError:
-            if missing_ok:
-                return None
-            raise IonError(f"aci: {what}: not found") from None
-        except ClientAuthenticationError as exc:
-            raise ConfigurationError(
-                "Azure Container Instances", "the identity's role on ION_ACI_RESOURCE_GROUP",
-                f"{what}: not authorised ({type(exc).__name__})",
-            ) from None
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise TransientError(f"aci: {what}: service unreachable ({type(exc).__name__})") from None
-        except HttpResponseError as exc:
-            status = exc.status_code or 0
-            code = getattr(getattr(exc, "error", None), "code", None) or exc.reason or ""
-            if status == 409 and what == "create group":
-                return None  # created meanwhile by another dispatcher: launched
-            if status in (408, 429) or status >= 500:
-                raise TransientError(f"aci: {what}: HTTP {status} {code}".rstrip()) from None
-            raise IonError(f"aci: {what} failed: HTTP {status} {code}".rstrip()) from None
 
     def launch(self, job: JobLaunch) -> None:
         name = group_name(job.execution_id)
@@ -217,7 +190,7 @@ class AciExecutor(Executor):
             return  # launched before: never re-submit (that would restart it)
         group = build_container_group(job, self.settings, self.ion_settings)
         # The PUT is accepted synchronously; provisioning continues in Azure and status follows it.
-        self._call("create group", self._groups.begin_create_or_update, name, group)
+        self._call("create group", self._groups.begin_create_or_update, name, group, exists_ok=True)
         log.info("aci: launched container group %s", name)
 
     def status(self, record: JobRecord) -> ExecutionStatus:
@@ -226,27 +199,27 @@ class AciExecutor(Executor):
         if group is None:
             return ExecutionStatus(ExecutionState.UNKNOWN, reason=f"no container group {name}")
         containers = {c.name: c for c in group.containers or []}
-        module_view = _get(containers.get(MODULE_CONTAINER), "instance_view")
-        current = _get(module_view, "current_state")
-        state = _get(current, "state")
+        module_view = getattr(containers.get(MODULE_CONTAINER), "instance_view", None)
+        current = getattr(module_view, "current_state", None)
+        state = getattr(current, "state", None)
         if state == "Terminated":
-            code = _get(current, "exit_code")
+            code = getattr(current, "exit_code", None)
             self._stop_if_running(name, group)
             if code == 0:
                 return ExecutionStatus(ExecutionState.SUCCEEDED, exit_code=0)
-            detail = _get(current, "detail_status")
+            detail = getattr(current, "detail_status", None)
             why = f" ({detail})" if detail and detail not in ("Error", "Completed") else ""
             return ExecutionStatus(ExecutionState.FAILED, exit_code=code,
                                    reason=f"module exited with code {code}{why}")
-        events = _events_text(_get(module_view, "events"))
+        events = _events_text(getattr(module_view, "events", None))
         if group.provisioning_state == "Failed" or ("pull" in events.lower() and "fail" in events.lower()):
             return ExecutionStatus(ExecutionState.FAILED,
                                    reason=f"container group failed: {events or group.provisioning_state}")
-        group_state = _get(_get(group, "instance_view"), "state")
+        group_state = getattr(getattr(group, "instance_view", None), "state", None)
         if group_state in ("Stopped", "Failed"):
             return ExecutionStatus(ExecutionState.FAILED, reason=f"container group {group_state.lower()}")
         if state == "Running":
-            started = _get(current, "start_time")
+            started = getattr(current, "start_time", None)
             limit = int((group.tags or {}).get(TIMEOUT_TAG, "0") or 0)
             if started and limit and self._now() - started > timedelta(seconds=limit):
                 self._call("stop group", self._groups.stop, name, missing_ok=True)
@@ -255,7 +228,7 @@ class AciExecutor(Executor):
         return ExecutionStatus(ExecutionState.PENDING)
 
     def _stop_if_running(self, name: str, group: Any) -> None:
-        if _get(_get(group, "instance_view"), "state") == "Running":
+        if getattr(getattr(group, "instance_view", None), "state", None) == "Running":
             # The module has ended; the sidecar alone would keep the group (and its bill) running.
             self._call("stop group", self._groups.stop, name, missing_ok=True)
 

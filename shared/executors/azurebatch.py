@@ -32,22 +32,17 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.errors import ConfigurationError, IonError, TransientError
+from shared.errors import ConfigurationError
+from shared.executors.azure_calls import call_azure
 from shared.executors.base import ExecutionState, ExecutionStatus, Executor, JobLaunch
 from shared.executors.container_spec import MOUNT_PATH, ContainerJob, container_job
 from shared.executors.names import batch_id
 from shared.models import JobRecord, ModuleSpec, execution_id
-from shared.settings import IonSettings
+from shared.settings import IonSettings, split_csv
 
 log = logging.getLogger(__name__)
 
 DOCKER_START_FAILED = 125  # `docker run` itself failed: image pull, registry auth, daemon
-
-
-def _split_list(value: Any) -> Any:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
 
 
 class AzureBatchSettings(BaseSettings):
@@ -99,7 +94,7 @@ class AzureBatchSettings(BaseSettings):
     @field_validator("gpu_vm_sizes", mode="before")
     @classmethod
     def _sizes(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_csv(value)
 
     @field_validator("image")
     @classmethod
@@ -260,10 +255,6 @@ def build_pool(batch: AzureBatchSettings, sidecar_image: str) -> Any:
     )
 
 
-def _get(obj: Any, name: str) -> Any:
-    return getattr(obj, name, None) if obj is not None else None
-
-
 class AzureBatchExecutor(Executor):
     name = "azurebatch"
 
@@ -334,12 +325,12 @@ class AzureBatchExecutor(Executor):
                                build_pool(self.settings, self.ion_settings.sidecar_image), exists_ok=True)
                     self._pool_vm_size = self.settings.vm_size
                 else:
-                    self._pool_vm_size = _get(pool, "vm_size") or self.settings.vm_size
+                    self._pool_vm_size = getattr(pool, "vm_size", None) or self.settings.vm_size
             existing = self._call("get job", self._client.get_job, job_id, missing_ok=True)
             if existing is None:
                 self._call("create job", self._client.create_job, build_batch_job(module, self.settings),
                            exists_ok=True)
-            elif _get(existing, "state") not in (None, models.BatchJobState.ACTIVE):
+            elif getattr(existing, "state", None) not in (None, models.BatchJobState.ACTIVE):
                 raise ConfigurationError(
                     "Azure Batch", "ION_BATCH_POOL_ID",
                     f"Batch job {job_id!r} is {existing.state}, not active; delete it so Ion recreates it",
@@ -348,39 +339,10 @@ class AzureBatchExecutor(Executor):
 
     def _call(self, what: str, method: Any, *args: Any, exists_ok: bool = False,
               missing_ok: bool = False) -> Any:
-        from azure.core.exceptions import (
-            ClientAuthenticationError,
-            HttpResponseError,
-            ResourceExistsError,
-            ResourceNotFoundError,
-            ServiceRequestError,
-            ServiceResponseError,
+        return call_azure(
+            "azurebatch", "Azure Batch", "ION_BATCH_ACCOUNT_KEY or the identity's Batch role", what,
+            method, *args, exists_ok=exists_ok, missing_ok=missing_ok,
         )
-
-        try:
-            return method(*args)
-        except ResourceExistsError:
-            if exists_ok:
-                return None
-            raise IonError(f"azurebatch: {what}: already exists") from None
-        except ResourceNotFoundError:
-            if missing_ok:
-                return None
-            raise IonError(f"azurebatch: {what}: not found") from None
-        except ClientAuthenticationError as exc:
-            raise ConfigurationError(
-                "Azure Batch", "ION_BATCH_ACCOUNT_KEY or the identity's Batch role",
-                f"{what}: not authorised ({_error_code(exc)})",
-            ) from None
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise TransientError(f"azurebatch: {what}: service unreachable ({type(exc).__name__})") from None
-        except HttpResponseError as exc:
-            status = exc.status_code or 0
-            if status == 409 and exists_ok:
-                return None
-            if status in (408, 429) or status >= 500:
-                raise TransientError(f"azurebatch: {what}: HTTP {status} {_error_code(exc)}") from None
-            raise IonError(f"azurebatch: {what} failed: HTTP {status} {_error_code(exc)}") from None
 
     # --- status -------------------------------------------------------------------------------
 
@@ -397,9 +359,9 @@ class AzureBatchExecutor(Executor):
         if state == models.BatchTaskState.RUNNING:
             return ExecutionStatus(ExecutionState.RUNNING)
         info = task.execution_info
-        code = _get(info, "exit_code")
-        failure = _get(info, "failure_info")
-        if _get(info, "result") == models.BatchTaskExecutionResult.SUCCESS and code == 0:
+        code = getattr(info, "exit_code", None)
+        failure = getattr(info, "failure_info", None)
+        if getattr(info, "result", None) == models.BatchTaskExecutionResult.SUCCESS and code == 0:
             return ExecutionStatus(ExecutionState.SUCCEEDED, exit_code=0)
         if failure is not None and code in (None, 0):
             return ExecutionStatus(ExecutionState.FAILED, exit_code=code, reason=_failure_reason(failure))
@@ -429,15 +391,10 @@ class AzureBatchExecutor(Executor):
             self._call("delete task", self._client.delete_task, job_id, tid, missing_ok=True)
 
 
-def _error_code(exc: Any) -> str:
-    error = getattr(exc, "error", None)
-    return str(getattr(error, "code", None) or getattr(exc, "reason", None) or "")
-
-
 def _failure_reason(failure: Any) -> str:
-    code = _get(failure, "code") or "failure"
-    message = _get(failure, "message") or ""
-    raw = _get(failure, "category")
+    code = getattr(failure, "code", None) or "failure"
+    message = getattr(failure, "message", None) or ""
+    raw = getattr(failure, "category", None)
     category = str(getattr(raw, "value", raw) or "")
     if "wallclock" in code.lower() or "wallclock" in message.lower().replace(" ", ""):
         return f"timed out (maxWallClockTime): {message}".rstrip(": ")

@@ -31,7 +31,6 @@ class ContainerJob:
     module_image: str
     module_command: list[str] | None
     sidecar_image: str
-    port: int
     module_env: dict[str, str]  # plain values only (SHARED_SECRET excluded)
     sidecar_env: dict[str, str]  # plain values only
     secret_env: dict[str, str] = field(repr=False)  # SHARED_SECRET + provider keys; the sidecar gets all
@@ -55,7 +54,6 @@ def container_job(job: JobLaunch, settings: IonSettings, port: int) -> Container
         module_image=job.module.image,
         module_command=list(job.module.command) if job.module.command else None,
         sidecar_image=settings.sidecar_image,
-        port=port,
         module_env=module_env,
         sidecar_env=sidecar_env,
         secret_env={SECRET_KEY: secret_value, **secret},

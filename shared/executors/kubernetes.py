@@ -33,7 +33,7 @@ from shared.executors.container_spec import (
 )
 from shared.executors.names import dns_label, label_value
 from shared.models import JobRecord, execution_id
-from shared.settings import IonSettings
+from shared.settings import IonSettings, split_csv
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,6 @@ _STUCK_REASONS = {
     "CreateContainerConfigError": "container configuration error",
     "CreateContainerError": "container could not be created",
 }
-
-
-def _split_list(value: Any) -> Any:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
 
 
 class KubernetesSettings(BaseSettings):
@@ -87,7 +81,7 @@ class KubernetesSettings(BaseSettings):
     @field_validator("image_pull_secrets", mode="before")
     @classmethod
     def _pull_secrets(cls, value: Any) -> Any:
-        return _split_list(value)
+        return split_csv(value)
 
 
 def job_name(execution: str) -> str:
@@ -224,10 +218,6 @@ def build_job(job: JobLaunch, k8s: KubernetesSettings, ion: IonSettings) -> dict
     }
 
 
-def _attr(obj: Any, name: str) -> Any:
-    return getattr(obj, name, None) if obj is not None else None
-
-
 class KubernetesExecutor(Executor):
     name = "kubernetes"
 
@@ -269,7 +259,7 @@ class KubernetesExecutor(Executor):
         created = self._call("create Job", self._batch.create_namespaced_job, namespace, body, exists_ok=True)
         if created is None:
             created = self._call("read Job", self._batch.read_namespaced_job, name, namespace)
-        uid = _attr(_attr(created, "metadata"), "uid")
+        uid = getattr(getattr(created, "metadata", None), "uid", None)
         if uid:
             owner = {
                 "metadata": {
@@ -310,7 +300,7 @@ class KubernetesExecutor(Executor):
         job = self._call("read Job", self._batch.read_namespaced_job, name, namespace, missing_ok=True)
         if job is None:
             return ExecutionStatus(ExecutionState.UNKNOWN, reason=f"no Kubernetes Job {name}")
-        conditions = {c.type: c for c in (_attr(job.status, "conditions") or []) if c.status == "True"}
+        conditions = {c.type: c for c in (getattr(job.status, "conditions", None) or []) if c.status == "True"}
         pods = self._pods(name)
         if "Complete" in conditions:
             return ExecutionStatus(ExecutionState.SUCCEEDED, exit_code=0)
@@ -320,7 +310,7 @@ class KubernetesExecutor(Executor):
             stuck = _stuck_reason(pod)
             if stuck:
                 return ExecutionStatus(ExecutionState.FAILED, reason=stuck)
-        if any(_attr(pod.status, "phase") == "Running" for pod in pods) or _attr(job.status, "active"):
+        if any(getattr(pod.status, "phase", None) == "Running" for pod in pods) or getattr(job.status, "active", None):
             return ExecutionStatus(ExecutionState.RUNNING)
         return ExecutionStatus(ExecutionState.PENDING)
 
@@ -329,16 +319,16 @@ class KubernetesExecutor(Executor):
             "list pods", self._core.list_namespaced_pod, self.settings.namespace,
             label_selector=f"job-name={name}",
         )
-        return list(_attr(result, "items") or [])
+        return list(getattr(result, "items", None) or [])
 
     def _failed(self, condition: Any, pods: list[Any], record: JobRecord) -> ExecutionStatus:
         reason = condition.reason or "Failed"
         if reason == "DeadlineExceeded":
             return ExecutionStatus(ExecutionState.FAILED, reason="timed out (Job deadline exceeded)")
         for pod in pods:
-            pod_reason = _attr(pod.status, "reason")
+            pod_reason = getattr(pod.status, "reason", None)
             if pod_reason:  # Evicted, NodeLost, Shutdown, ...
-                message = _attr(pod.status, "message") or ""
+                message = getattr(pod.status, "message", None) or ""
                 return ExecutionStatus(
                     ExecutionState.FAILED, reason=f"pod {pod_reason.lower()}: {message}".rstrip(": ")
                 )
@@ -375,22 +365,22 @@ class KubernetesExecutor(Executor):
 
 
 def _module_terminated(pod: Any) -> Any:
-    for status in _attr(pod.status, "container_statuses") or []:
+    for status in getattr(pod.status, "container_statuses", None) or []:
         if status.name == MODULE_CONTAINER:
-            return _attr(_attr(status, "state"), "terminated")
+            return getattr(getattr(status, "state", None), "terminated", None)
     return None
 
 
 def _stuck_reason(pod: Any) -> str | None:
     statuses = [
-        *(_attr(pod.status, "init_container_statuses") or []),
-        *(_attr(pod.status, "container_statuses") or []),
+        *(getattr(pod.status, "init_container_statuses", None) or []),
+        *(getattr(pod.status, "container_statuses", None) or []),
     ]
     for status in statuses:
-        waiting = _attr(_attr(status, "state"), "waiting")
-        reason = _attr(waiting, "reason")
+        waiting = getattr(getattr(status, "state", None), "waiting", None)
+        reason = getattr(waiting, "reason", None)
         if reason in _STUCK_REASONS:
-            message = _attr(waiting, "message") or ""
+            message = getattr(waiting, "message", None) or ""
             return f"{_STUCK_REASONS[reason]} ({status.name}: {reason}) {message}".strip()
     return None
 

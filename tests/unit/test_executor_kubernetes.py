@@ -20,7 +20,7 @@ SECRET = "s3cr3t-value-that-must-never-leak-0123456789"
 NS = "pipelines"
 
 
-def make_launch(attempt: int = 1, **module: Any) -> JobLaunch:
+def make_launch(attempt: int = 1, secret: str = SECRET, **module: Any) -> JobLaunch:
     spec = ModuleSpec.model_validate({
         "name": "detector", "subscribes_to": "image_uploaded", "publishes": ["face_detected"],
         "executor": "kubernetes", "image": "reg.example/detector:2", "command": ["python", "detect.py"],
@@ -30,7 +30,7 @@ def make_launch(attempt: int = 1, **module: Any) -> JobLaunch:
     event = Event.new("image_uploaded", {"size": "big"}, id="evt-1", correlation_id="corr-1")
     record = JobRecord(job_id=job_id(event.id, spec.name), event_id=event.id, correlation_id="corr-1",
                        module=spec.name, attempt=attempt, executor="kubernetes")
-    return JobLaunch(record=record, module=spec, event=event, secret=SECRET)
+    return JobLaunch(record=record, module=spec, event=event, secret=secret)
 
 
 @pytest.fixture
@@ -135,7 +135,7 @@ def test_launch_twice_submits_once(env: tuple[FakeCluster, KubernetesExecutor]) 
     launch = make_launch()
     executor.launch(launch)
     uid = next(iter(cluster.jobs.values()))["metadata"]["uid"]
-    executor.launch(make_launch())  # redelivery: same attempt, even with another secret value
+    executor.launch(make_launch(secret="another-secret-" + "y" * 32))  # redelivery: same attempt
     assert len(cluster.jobs) == 1 and len(cluster.secrets) == 1
     assert next(iter(cluster.jobs.values()))["metadata"]["uid"] == uid
     assert next(iter(cluster.secrets.values()))["stringData"]["SHARED_SECRET"] == SECRET
