@@ -19,14 +19,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.local_tools import AZURITE_ACCOUNT, AZURITE_KEY, find_tool, free_port
+
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SCRATCH_ROOT = Path(os.environ.get("ION_BENCH_TMP", "/tmp"))
 MIB = 1024 * 1024
 
-AZURITE_ACCOUNT = "devstoreaccount1"
-# Azurite's published development key, not a secret.
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 @dataclass
@@ -74,12 +73,6 @@ def scratch(name: str) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for an Ion child process: no provider settings leak in from the caller's."""
     prefixes = ("ION_", "SERVICEBUS_", "MONGODB_", "COSMOS_", "AZURE_STORAGE")
@@ -100,10 +93,6 @@ def rss_bytes(pid: int) -> int:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return 0
-
-
-def self_rss() -> int:
-    return rss_bytes(os.getpid())
 
 
 class RssSampler:
@@ -201,17 +190,6 @@ def wait_healthy(url: str, child: Child, timeout: float = 60) -> float:
 
 
 # -- Azurite ---------------------------------------------------------------------------------------
-def find_tool(name: str) -> str:
-    tools = Path(os.environ.get("ION_TOOLS", REPO / ".tools"))
-    for candidate in (tools / "bin" / name, tools / "node_modules" / ".bin" / name):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which(name)
-    if found:
-        return found
-    raise FileNotFoundError(f"{name!r} is not installed (looked in {tools} and PATH): run `make tools`")
-
-
 @dataclass(frozen=True)
 class Azurite:
     connection_string: str

@@ -6,8 +6,6 @@ the end of the session. A missing emulator fails the test (never skips): install
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,13 +16,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests import local_tools
+from tests.local_tools import AZURITE_ACCOUNT, AZURITE_KEY, COSMIUM_KEY, free_port
+
 START_DEADLINE = 90.0  # seconds; generous, a cold start on a busy machine can be slow
 
-AZURITE_ACCOUNT = "devstoreaccount1"
-# Azurite's and cosmium's published development keys, not secrets.
-AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-COSMIUM_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 
 
 @dataclass(frozen=True)
@@ -46,26 +42,12 @@ class Cosmium:
     key: str = COSMIUM_KEY
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def find_tool(name: str) -> str:
-    """The emulator's executable from $ION_TOOLS (what `make tools` fills), else from PATH."""
-    tools = Path(os.environ.get("ION_TOOLS", REPO / ".tools"))
-    for candidate in (tools / "bin" / name, tools / "node_modules" / ".bin" / name):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which(name)
-    if found:
-        return found
-    pytest.fail(
-        f"emulator {name!r} is not installed (looked in {tools} and PATH): run `make tools` "
-        "(scripts/install.d/emulators.sh) to install it",
-        pytrace=False,
-    )
+    """The emulator's executable; a missing one fails the run (never a skip)."""
+    try:
+        return local_tools.find_tool(name)
+    except FileNotFoundError as missing:
+        pytest.fail(f"emulator {missing} (scripts/install.d/emulators.sh)", pytrace=False)
 
 
 class EmulatorProcess:

@@ -6,7 +6,6 @@ import json
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,18 +20,13 @@ from shared.ids import child_event_id
 from shared.models import Event, EventContext, JobStatus
 from shared.providers import Providers
 from shared.settings import load_settings
+from tests.local_tools import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0
 ION = [sys.executable, "-c", "from shared.cli.main import main; main()"]
 EMBEDDED = {"ION_MESSAGING": "sqlite", "ION_METADATA": "sqlite", "ION_BLOB": "filesystem"}
 EMBEDDED_SETTINGS = {"messaging": "sqlite", "metadata": "sqlite", "blob": "filesystem"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def base_env(home: Path) -> dict[str, str]:
