@@ -7,44 +7,32 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import azure.functions as func
 import pytest
 
-from dispatcher_functions import context
 from dispatcher_functions.settlement import rejection_blob_name
 from shared.ids import job_id
 from shared.models import JobStatus
 from tests.emulators import Azurite, FerretDB
-from tests.functions.conftest import LoadedApp, import_function_app, indexed_functions, sb_message
-from tests.functions.doubles import CountingExecutor
+from tests.functions.conftest import LoadedApp, sb_message
 
 
 @pytest.fixture
-def azure_loaded(
-    app_env: Path, monkeypatch: pytest.MonkeyPatch, azurite: Azurite, ferretdb: FerretDB
-) -> Iterator[LoadedApp]:
+def app_env(app_env: Path, monkeypatch: pytest.MonkeyPatch, azurite: Azurite, ferretdb: FerretDB) -> Path:
+    """The embedded app environment, with blobs in Azurite and metadata in FerretDB."""
     monkeypatch.setenv("ION_BLOB", "azureblob")
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     monkeypatch.setenv("ION_BLOB_CONTAINER", f"fn{uuid.uuid4().hex[:12]}")
     monkeypatch.setenv("ION_METADATA", "mongodb")
     monkeypatch.setenv("MONGODB_URI", ferretdb.uri)
     monkeypatch.setenv("MONGODB_DATABASE", f"fn{uuid.uuid4().hex[:12]}")
-    context.reset()
-    module = import_function_app()
-    executor = CountingExecutor()
-    ctx = context.AppContext.open(executors={"local": executor})
-    context.install(ctx)
-    try:
-        yield LoadedApp(module, executor, ctx, indexed_functions(module))
-    finally:
-        context.reset()
+    return app_env
 
 
 def test_submit_dispatch_and_rejection_on_azure_stores(
-    azure_loaded: LoadedApp, azurite: Azurite, tmp_path: Path
+    loaded: LoadedApp, azurite: Azurite, tmp_path: Path
 ) -> None:
     boundary = "b-9f2c"
     body = (
@@ -55,11 +43,11 @@ def test_submit_dispatch_and_rejection_on_azure_stores(
     ).encode()
     request = func.HttpRequest("POST", "http://localhost/api/events", body=body,
                                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    response = azure_loaded.call("submit", request)
+    response = loaded.call("submit", request)
     assert response.status_code == 202, response.get_body()
     answer = json.loads(response.get_body())
 
-    providers = azure_loaded.context.providers
+    providers = loaded.context.providers
     stored = providers.metadata.get_event_context(answer["event_id"])
     assert stored is not None and set(stored.files) == {"in/page.html"}
     assert stored.files["in/page.html"].startswith(azurite.blob_endpoint + "/")
@@ -67,14 +55,14 @@ def test_submit_dispatch_and_rejection_on_azure_stores(
     assert (tmp_path / "page.html").read_text() == "<html>hello</html>"
 
     (message,) = providers.bus.receive("link-splitter", 1, 30.0, 0.0)
-    azure_loaded.call("dispatch_link_splitter", sb_message(message.body, message.message_id))
-    azure_loaded.call("dispatch_link_splitter", sb_message(message.body, message.message_id, 2))
+    loaded.call("dispatch_link_splitter", sb_message(message.body, message.message_id))
+    loaded.call("dispatch_link_splitter", sb_message(message.body, message.message_id, 2))
     providers.bus.complete(message)
     record = providers.metadata.get_job(job_id(answer["event_id"], "link-splitter"))
     assert record is not None and record.status == JobStatus.PENDING
-    assert len(azure_loaded.executor.launches) == 1
+    assert len(loaded.executor.launches) == 1
 
-    azure_loaded.call("dispatch_classifier", sb_message(b"not json", "poison-az"))
+    loaded.call("dispatch_classifier", sb_message(b"not json", "poison-az"))
     name = rejection_blob_name("classifier", "poison-az")
     assert providers.blob.exists(name)
     providers.blob.get(name, tmp_path / "rejected.json")
