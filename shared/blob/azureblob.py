@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from shared.blob.base import BlobStore, check_blob_name
 from shared.errors import ConfigurationError, InvalidName, NotFound, TransientError
-from shared.redact import redact_connection_string
+from shared.redact import first_line, scrubbed
 from shared.settings import IonSettings
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class AzureBlobStore(BlobStore):
             except (ValueError, TypeError, KeyError) as exc:
                 raise ConfigurationError(
                     SERVICE, "AZURE_STORAGE_CONNECTION_STRING", "the connection string is malformed"
-                ) from _scrubbed(exc, secret)
+                ) from scrubbed(exc, secret)
         elif settings.storage_account_url:
             from azure.identity import DefaultAzureCredential
 
@@ -95,27 +95,27 @@ class AzureBlobStore(BlobStore):
         except ClientAuthenticationError as exc:
             raise ConfigurationError(
                 SERVICE, setting, "the service refused the credentials (wrong account key or identity)"
-            ) from _scrubbed(exc, secret)
+            ) from scrubbed(exc, secret)
         except ServiceRequestError as exc:
             raise ConfigurationError(
-                SERVICE, setting, f"cannot reach {self._service.url} ({_first_line(exc, secret)})"
-            ) from _scrubbed(exc, secret)
+                SERVICE, setting, f"cannot reach {self._service.url} ({first_line(exc, secret)})"
+            ) from scrubbed(exc, secret)
         except (ValueError, TypeError) as exc:
             # e.g. an account key that is not base64: the request cannot even be signed.
             raise ConfigurationError(
                 SERVICE, setting, "the credentials are malformed (the account key must be base64)"
-            ) from _scrubbed(exc, secret)
+            ) from scrubbed(exc, secret)
         except HttpResponseError as exc:
             if exc.status_code in (401, 403):
                 raise ConfigurationError(
                     SERVICE, setting,
                     f"the service refused the credentials (HTTP {exc.status_code})",
-                ) from _scrubbed(exc, secret)
+                ) from scrubbed(exc, secret)
             raise ConfigurationError(
                 SERVICE, f"{setting} or ION_BLOB_CONTAINER",
                 f"cannot create container {self._container.container_name!r} "
                 f"(HTTP {exc.status_code}: {exc.reason})",
-            ) from _scrubbed(exc, secret)
+            ) from scrubbed(exc, secret)
 
     def put(self, path: Path, name: str) -> str:
         check_blob_name(name)
@@ -183,15 +183,3 @@ def _transient() -> Any:
         yield
     except (ServiceRequestError, ServiceResponseError) as exc:
         raise TransientError(f"{SERVICE}: {type(exc).__name__}: {exc}") from exc
-
-
-def _first_line(exc: BaseException, secret: str | None) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return redact_connection_string(text, secret)
-
-
-def _scrubbed(exc: BaseException, secret: str | None) -> BaseException | None:
-    """The cause to chain, or None when its text would reveal the secret."""
-    if secret and redact_connection_string(str(exc), secret) != str(exc):
-        return None
-    return exc

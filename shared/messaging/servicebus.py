@@ -20,7 +20,7 @@ from typing import Any
 from shared.errors import ConfigurationError, TransientError
 from shared.messaging.base import LockLost, MessageBus, ReceivedMessage
 from shared.models import DeadLetter, Event
-from shared.redact import redact_connection_string
+from shared.redact import first_line, scrubbed
 from shared.settings import IonSettings
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ class ServiceBusBus(MessageBus):
                 client = ServiceBusClient.from_connection_string(secret)
                 admin = ServiceBusAdministrationClient.from_connection_string(secret)
             except (ValueError, TypeError, KeyError) as exc:
-                raise ConfigurationError(SERVICE, setting, "the connection string is malformed") from (
-                    None if redact_connection_string(str(exc), secret) != str(exc) else exc
+                raise ConfigurationError(SERVICE, setting, "the connection string is malformed") from scrubbed(
+                    exc, secret
                 )
         elif settings.servicebus_namespace:
             from azure.identity import DefaultAzureCredential
@@ -117,7 +117,7 @@ class ServiceBusBus(MessageBus):
             ) from None
         except ServiceRequestError as exc:
             raise ConfigurationError(
-                SERVICE, setting, f"cannot reach the namespace ({redact_connection_string(_first_line(exc), secret)})"
+                SERVICE, setting, f"cannot reach the namespace ({first_line(exc, secret)})"
             ) from None
         except HttpResponseError as exc:
             if exc.status_code in (401, 403):
@@ -410,7 +410,7 @@ def _service_errors() -> Iterator[None]:
             SERVICE, SETTING, "the namespace refused the credentials (wrong key, or missing data role)"
         ) from None
     except AzureError as exc:  # ServiceBusError is one too
-        raise TransientError(f"{SERVICE}: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise TransientError(f"{SERVICE}: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
 @contextlib.contextmanager
@@ -423,11 +423,6 @@ def _lock_errors() -> Iterator[None]:
             yield
         except (MessageLockLostError, MessageAlreadySettled) as exc:
             raise LockLost(str(exc)) from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc)
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _manifest_topics(settings: IonSettings) -> dict[str, str]:
