@@ -308,6 +308,10 @@ class JobRecord(BaseModel):
     def execution_id(self) -> str:
         return execution_id(self.job_id, self.attempt)
 
+    def execution_ids(self) -> list[str]:
+        """Every attempt's execution id so far: what cleanup removes."""
+        return [execution_id(self.job_id, attempt) for attempt in range(1, self.attempt + 1)]
+
     def effective_spec(self, spec: ModuleSpec) -> ModuleSpec:
         """The module spec this job runs with: the manifest entry with the rule's overrides applied."""
         return self.overrides.apply(spec) if self.overrides else spec

@@ -29,7 +29,7 @@ from shared.executors.azure_calls import call_azure
 from shared.executors.base import ExecutionState, ExecutionStatus, Executor, JobLaunch
 from shared.executors.container_spec import MOUNT_PATH, VOLUME_NAME, container_job, health_command
 from shared.executors.names import aci_group_name
-from shared.models import JobRecord, execution_id
+from shared.models import JobRecord
 from shared.settings import IonSettings
 
 log = logging.getLogger(__name__)
@@ -236,7 +236,7 @@ class AciExecutor(Executor):
         self._call("stop group", self._groups.stop, group_name(record.execution_id), missing_ok=True)
 
     def cleanup(self, record: JobRecord) -> None:
-        for attempt in range(1, record.attempt + 1):
-            name = group_name(execution_id(record.job_id, attempt))
+        for key in record.execution_ids():
+            name = group_name(key)
             # Deletion continues in Azure; nothing here waits for it.
             self._call("delete group", self._groups.begin_delete, name, missing_ok=True)

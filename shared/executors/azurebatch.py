@@ -37,7 +37,7 @@ from shared.executors.azure_calls import call_azure
 from shared.executors.base import ExecutionState, ExecutionStatus, Executor, JobLaunch
 from shared.executors.container_spec import MOUNT_PATH, ContainerJob, container_job
 from shared.executors.names import batch_id
-from shared.models import JobRecord, ModuleSpec, execution_id
+from shared.models import JobRecord, ModuleSpec
 from shared.settings import IonSettings, split_csv
 
 log = logging.getLogger(__name__)
@@ -386,8 +386,8 @@ class AzureBatchExecutor(Executor):
 
     def cleanup(self, record: JobRecord) -> None:
         job_id = batch_job_id(record.module)
-        for attempt in range(1, record.attempt + 1):
-            tid = task_id(execution_id(record.job_id, attempt))
+        for key in record.execution_ids():
+            tid = task_id(key)
             self._call("delete task", self._client.delete_task, job_id, tid, missing_ok=True)
 
 

@@ -32,7 +32,7 @@ from shared.executors.container_spec import (
     health_command,
 )
 from shared.executors.names import dns_label, label_value
-from shared.models import JobRecord, execution_id
+from shared.models import JobRecord
 from shared.settings import IonSettings, split_csv
 
 log = logging.getLogger(__name__)
@@ -352,8 +352,8 @@ class KubernetesExecutor(Executor):
         )
 
     def cleanup(self, record: JobRecord) -> None:
-        for attempt in range(1, record.attempt + 1):
-            name = job_name(execution_id(record.job_id, attempt))
+        for key in record.execution_ids():
+            name = job_name(key)
             self._call(
                 "delete Job", self._batch.delete_namespaced_job, name, self.settings.namespace,
                 propagation_policy="Background", missing_ok=True,

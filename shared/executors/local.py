@@ -27,7 +27,7 @@ from pathlib import Path
 from shared.blob.base import BlobStore
 from shared.executors.base import ExecutionState, ExecutionStatus, Executor, JobLaunch
 from shared.jobenv import SECRET_SETTING_NAMES, module_environment, sidecar_job_environment
-from shared.models import JobRecord, execution_id
+from shared.models import JobRecord
 from shared.providers import Providers
 from shared.settings import IonSettings
 
@@ -188,8 +188,7 @@ class LocalExecutor(Executor):
             _kill_group(execution.process)
 
     def cleanup(self, record: JobRecord) -> None:
-        for attempt in range(1, record.attempt + 1):
-            key = execution_id(record.job_id, attempt)
+        for key in record.execution_ids():
             with self._lock:
                 execution = self._executions.get(key)
                 if execution is not None and execution.state in (ExecutionState.PENDING,
