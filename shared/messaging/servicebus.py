@@ -246,13 +246,10 @@ class ServiceBusBus(MessageBus):
 
     def renew_lock(self, message: ReceivedMessage, lock_for: float = 60.0) -> ReceivedMessage:
         held = self._take(message, remove=False)
-        receiver, lock = self._receiver(held.subscription)
-        with lock, _lock_errors():
-            until = receiver.renew_message_lock(held.sdk_message)
-        now = time.monotonic()
+        with _lock_errors():
+            self._renew_server_lock(held)
         with self._state:
-            held.deadline = now + lock_for
-            held.server_locked_until = now + _seconds_left(until, self._lock_duration)
+            held.deadline = time.monotonic() + lock_for
         return replace(message, locked_until=datetime.now(UTC) + timedelta(seconds=lock_for))
 
     def _take(self, message: ReceivedMessage, remove: bool) -> _Held:
@@ -294,15 +291,17 @@ class ServiceBusBus(MessageBus):
                 if held.server_locked_until - now < margin and held.deadline > held.server_locked_until
             ]
         for held in due:
-            receiver, lock = self._receiver(held.subscription)
             try:
-                with lock:
-                    until = receiver.renew_message_lock(held.sdk_message)
+                self._renew_server_lock(held)
             except Exception as exc:  # the next settle reports the loss as LockLost
                 log.warning("could not renew the lock of message %s: %s", held.sdk_message.message_id, exc)
-                continue
-            with self._state:
-                held.server_locked_until = time.monotonic() + _seconds_left(until, self._lock_duration)
+
+    def _renew_server_lock(self, held: _Held) -> None:
+        receiver, lock = self._receiver(held.subscription)
+        with lock:
+            until = receiver.renew_message_lock(held.sdk_message)
+        with self._state:
+            held.server_locked_until = time.monotonic() + _seconds_left(until, self._lock_duration)
 
     def _start_keeper(self) -> None:
         with self._state:
