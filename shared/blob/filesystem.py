@@ -1,15 +1,26 @@
-"""Blobs as files in a folder under ION_HOME: streamed in chunks, written atomically, kept inside the root."""
+"""Blobs as files in a folder under ION_HOME: streamed in chunks, written atomically, kept inside the root.
+
+Every access reaches its folder from the root one folder at a time with file descriptors, never
+following a symlink: no name, nor a symlink planted in the store, can lead outside it, even while
+folders change underneath. Recently used folders stay open (`_OpenFolders`), so the many files of one
+job's output cost one walk, not one each.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
+import secrets
 import shutil
-import tempfile
+import stat
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
-from urllib.parse import urlparse
+from typing import BinaryIO, TypeVar
+from urllib.parse import quote_from_bytes, urlparse
 from urllib.request import url2pathname
 
 from shared.blob.base import BlobStore, check_blob_name
@@ -18,7 +29,13 @@ from shared.errors import InvalidName, NotFound
 CHUNK_BYTES = 1024 * 1024
 SENDFILE_MIN_BYTES = 64 * 1024  # below this one read and one write cost no more than a sendfile
 SENDFILE_BYTES = 64 * 1024 * 1024  # per sendfile call; the kernel moves it without a user buffer
+OPEN_FOLDERS = 32  # folders kept open per store: a few jobs' outputs at a time
 _TEMP_PREFIX = ".ion-partial-"
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_MODE = 0o644  # an ordinary file, not the owner-only mode of a temporary one
+
+Result = TypeVar("Result")
 
 
 def _stream(source: BinaryIO, out: BinaryIO) -> None:
@@ -40,76 +57,210 @@ def _stream(source: BinaryIO, out: BinaryIO) -> None:
     shutil.copyfileobj(source, out, CHUNK_BYTES)
 
 
-def _copy(source: BinaryIO, target: Path) -> None:
-    """Stream into a temporary file beside the target, then rename: readers never see half a file.
+def _write_in(folder: int, file_name: str, source: BinaryIO) -> None:
+    """Stream into a temporary file in `folder` (a descriptor), then rename it to `file_name`:
+    readers never see half a file, and a failed copy leaves the old one.
 
     No fsync: the store is as durable as the embedded SQLite stores beside it (WAL, synchronous=NORMAL).
     A crash of Ion loses nothing (the page cache outlives the process); a power cut may lose the last
     writes of both, like any file copy. Syncing every blob would cost a disk flush per file.
     """
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
+    while True:
+        temp = f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
+        try:
+            fd = os.open(temp, _NEW_FILE, _FILE_MODE, dir_fd=folder)
+            break
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
     try:
         with os.fdopen(fd, "wb") as out:
             _stream(source, out)
-        os.chmod(temp_name, 0o644)  # mkstemp makes owner-only files; blobs are ordinary files
-        os.replace(temp_name, target)
+        os.rename(temp, file_name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp, dir_fd=folder)
         raise
+
+
+def _open_local_folder(folder: str) -> int:
+    """A local folder outside the store (created if missing), for writing a fetched blob into."""
+    try:
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def _removed(folder: int) -> bool:
+    """True when the folder behind the descriptor was deleted: it takes no new entries."""
+    return os.fstat(folder).st_nlink == 0
+
+
+class _OpenFolders:
+    """Descriptors of the store's folders walked to recently, by folder name, least recently used
+    dropped first. A descriptor keeps naming the folder it was opened on; if that folder is deleted
+    it refuses new entries, and the store walks again. Callers get duplicates, so dropping one from
+    here never closes a descriptor in use."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._folders: OrderedDict[str, int] = OrderedDict()
+
+    def borrow(self, key: str) -> int | None:
+        with self._lock:
+            fd = self._folders.get(key)
+            if fd is None:
+                return None
+            self._folders.move_to_end(key)
+            return os.dup(fd)
+
+    def keep(self, key: str, fd: int) -> None:
+        with self._lock:
+            if key in self._folders:
+                return
+            self._folders[key] = os.dup(fd)
+            while len(self._folders) > self._capacity:
+                os.close(self._folders.popitem(last=False)[1])
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            fd = self._folders.pop(key, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close(self) -> None:
+        with self._lock:
+            folders, self._folders = list(self._folders.values()), OrderedDict()
+        for fd in folders:
+            os.close(fd)
 
 
 class FilesystemBlobStore(BlobStore):
     def __init__(self, root: Path) -> None:
         Path(root).mkdir(parents=True, exist_ok=True)
         self.root = Path(root).resolve()
+        self._root_uri = self.root.as_uri()
+        self._root_prefix = f"{self.root}/"
+        self._folders = _OpenFolders(OPEN_FOLDERS)
 
-    def _path(self, name: str) -> Path:
-        """The file of blob `name`; refused if it (or a symlink on the way) leads outside the root."""
+    def _in_folder(self, name: str, create: bool, action: Callable[[int, str], Result]) -> Result:
+        """Run `action(folder descriptor, file name)` for blob `name`. NotFound when a folder is
+        missing and not created; a kept folder found deleted is walked to again, once."""
         check_blob_name(name)  # also refuses "a//b" and "a/./b": one spelling per blob
-        path = self.root / name
-        if not path.resolve().is_relative_to(self.root):
-            raise InvalidName(f"blob name {name!r} leads outside the blob store")
-        return path
+        key, _, file_name = name.rpartition("/")
+        kept = self._folders.borrow(key)
+        if kept is not None:
+            try:
+                return action(kept, file_name)
+            except FileNotFoundError:
+                if not _removed(kept):
+                    raise
+                self._folders.forget(key)
+            finally:
+                os.close(kept)
+        folder = self._walk(key, name, create)
+        try:
+            self._folders.keep(key, folder)
+            return action(folder, file_name)
+        finally:
+            os.close(folder)
+
+    def _walk(self, key: str, name: str, create: bool) -> int:
+        try:
+            fd = os.open(self.root, _FOLDER)
+        except FileNotFoundError:  # the whole store was removed: a write starts it again
+            if not create:
+                raise NotFound(f"blob {name!r} does not exist") from None
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root, _FOLDER)
+        try:
+            for folder in key.split("/") if key else ():
+                try:
+                    child = self._open_child(fd, folder, create)
+                except FileNotFoundError:
+                    raise NotFound(f"blob {name!r} does not exist") from None
+                except NotADirectoryError:
+                    if stat.S_ISLNK(os.stat(folder, dir_fd=fd, follow_symlinks=False).st_mode):
+                        raise InvalidName(f"blob name {name!r} leads outside the blob store (a symlink)") from None
+                    if create:
+                        raise InvalidName(f"blob name {name!r} is below an existing blob") from None
+                    raise NotFound(f"blob {name!r} does not exist") from None
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def _open_child(folder: int, child: str, create: bool) -> int:
+        try:
+            return os.open(child, _FOLDER, dir_fd=folder)
+        except FileNotFoundError:
+            if not create:
+                raise
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another writer
+            os.mkdir(child, dir_fd=folder)
+        return os.open(child, _FOLDER, dir_fd=folder)
 
     def put(self, path: Path, name: str) -> str:
-        target = self._path(name)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise InvalidName(f"blob name {name!r} is below an existing blob") from None
-        if target.is_dir():
-            raise InvalidName(f"blob name {name!r} is a folder of other blobs")
-        self._path(name)  # a symlink could have appeared while folders were created
-        with open(path, "rb", buffering=0) as source:
-            _copy(source, target)
-        return target.as_uri()  # what url(name) gives, without checking the name a third time
+        def store(folder: int, file_name: str) -> None:
+            with open(path, "rb", buffering=0) as source:
+                try:
+                    _write_in(folder, file_name, source)
+                except IsADirectoryError:
+                    raise InvalidName(f"blob name {name!r} is a folder of other blobs") from None
+
+        self._in_folder(name, True, store)
+        return self._uri(name)
 
     def get(self, name: str, path: Path) -> None:
-        source_path = self._path(name)
+        def open_blob(folder: int, file_name: str) -> int:
+            try:
+                return os.open(file_name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise InvalidName(f"blob name {name!r} is a symlink, not a blob") from None
+                raise
+
         try:
-            source = open(source_path, "rb", buffering=0)  # noqa: SIM115 - closed below, after the missing check
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            fd = self._in_folder(name, False, open_blob)
+        except FileNotFoundError:
             raise NotFound(f"blob {name!r} does not exist") from None
-        with source:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _copy(source, target)
+        with os.fdopen(fd, "rb", buffering=0) as source:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise NotFound(f"blob {name!r} does not exist (it is a folder of other blobs)")
+            target_folder, target_name = os.path.split(os.path.abspath(path))
+            folder = _open_local_folder(target_folder)
+            try:
+                _write_in(folder, target_name, source)
+            finally:
+                os.close(folder)
 
     def url(self, name: str) -> str:
-        return self._path(name).as_uri()
+        return self._uri(check_blob_name(name))
+
+    def _uri(self, name: str) -> str:
+        return f"{self._root_uri}/{quote_from_bytes(os.fsencode(name))}"  # as Path.as_uri() spells it
 
     def name_from_url(self, url: str) -> str:
         parsed = urlparse(url)
         if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
             raise InvalidName(f"{url!r} is not a URL of this blob store")
-        path = Path(url2pathname(parsed.path))  # also undoes the percent-encoding
-        try:
-            relative = path.relative_to(self.root)
-        except ValueError:
-            raise InvalidName(f"{url!r} is not a URL of this blob store") from None
-        name = relative.as_posix()
-        self._path(name)
-        return name
+        path = url2pathname(parsed.path)  # also undoes the percent-encoding
+        if not path.startswith(self._root_prefix):
+            raise InvalidName(f"{url!r} is not a URL of this blob store")
+        return check_blob_name(path[len(self._root_prefix):])
 
     def exists(self, name: str) -> bool:
-        return self._path(name).is_file()
+        def regular(folder: int, file_name: str) -> bool:
+            return stat.S_ISREG(os.stat(file_name, dir_fd=folder, follow_symlinks=False).st_mode)
+
+        try:
+            return self._in_folder(name, False, regular)
+        except (NotFound, FileNotFoundError):
+            return False
+
+    def close(self) -> None:
+        self._folders.close()
