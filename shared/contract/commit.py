@@ -34,7 +34,7 @@ def commit_outputs(plan: OutputPlan, config: SidecarConfig, providers: Providers
 
     def store(relative: str, path: Path) -> str:
         url = blob.put(path, blob_name(config.correlation_id, config.event_id, config.module, relative))
-        log.info("out/data/%s stored", relative)
+        log.debug("out/data/%s stored", relative)  # the call logs one summary line
         return url
 
     # transfer_all keeps the order it is given: out/data order.

@@ -32,12 +32,15 @@ def prepare_inputs(config: SidecarConfig, providers: Providers) -> EventContext:
     for folder in (data_dir, config.out_dir / "data", config.out_dir / "events"):
         _make_folder(folder, config.base_dir)
 
-    # Every name is checked before the first download starts.
+    # Every name is checked before the first download starts; each folder once (symlinks resolved).
     targets: dict[str, Path] = {}
+    folder_inside: dict[Path, bool] = {}
     for name in sorted(context.files):
         problem = relative_path_problem(name)
         target = data_dir / normalize(name) if problem is None else data_dir
-        if problem is not None or not inside(target.parent, data_dir):
+        if problem is None and target.parent not in folder_inside:
+            folder_inside[target.parent] = inside(target.parent, data_dir)
+        if problem is not None or not folder_inside[target.parent]:
             raise ContractError(500, f"event {context.id}: file name {name!r} {problem or 'leaves in/data'}")
         targets[name] = target
     store = providers.blob
@@ -48,7 +51,7 @@ def prepare_inputs(config: SidecarConfig, providers: Providers) -> EventContext:
         except (InvalidName, NotFound) as error:
             problem = f"file {name!r} cannot be downloaded: {error}"
             raise ContractError(500, f"event {context.id}: {problem}") from error
-        log.info("in/data/%s downloaded", normalize(name))
+        log.debug("in/data/%s downloaded", name)  # the call logs one summary line
 
     transfer_all((name, partial(fetch, name)) for name in targets)
 

@@ -65,31 +65,41 @@ def _output_files(data_dir: Path, config: SidecarConfig) -> dict[str, Path]:
         return files
     if not data_dir.is_dir() or data_dir.is_symlink():
         raise _fail("out/data", "must be a folder")
-    for root, dirs, names in os.walk(data_dir):
-        root_path = Path(root)
-        for name in sorted(dirs):
-            path = root_path / name
-            if path.is_symlink() and not inside(path, data_dir):
-                where = f"out/data/{path.relative_to(data_dir).as_posix()}"
-                raise _fail(where, "is a symlink out of out/data")
-        for name in sorted(names):
-            path = root_path / name
-            relative = path.relative_to(data_dir).as_posix()
-            where = f"out/data/{relative}"
-            if path.is_symlink() and not inside(path, data_dir):
-                raise _fail(where, "is a symlink out of out/data")
-            try:
-                mode = path.stat().st_mode
-            except OSError as error:
-                raise _fail(where, f"cannot be read ({error.strerror})") from error
-            if not stat.S_ISREG(mode):
-                raise _fail(where, "is not a regular file")
-            try:
-                blob_name(config.correlation_id, config.event_id, config.module, relative)
-            except InvalidName as error:
-                raise _fail(where, f"has a name the blob store cannot keep ({error})") from error
-            files[relative] = path
+    _collect(data_dir, "", data_dir, config, files)
     return dict(sorted(files.items()))
+
+
+def _collect(folder: Path, prefix: str, data_dir: Path, config: SidecarConfig, files: dict[str, Path]) -> None:
+    """One folder of out/data, then its subfolders. Directory entries carry their type, so a plain
+    file costs no system call; only symlinks are resolved."""
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        relative = prefix + entry.name
+        where = f"out/data/{relative}"
+        path = Path(entry.path)
+        if entry.is_symlink():
+            if not inside(path, data_dir):
+                raise _fail(where, "is a symlink out of out/data")
+            if entry.is_dir():
+                continue  # a folder linked from inside out/data: its files are listed where they are
+        elif entry.is_dir(follow_symlinks=False):
+            _collect(path, relative + "/", data_dir, config, files)
+            continue
+        if entry.is_symlink():
+            try:
+                regular = stat.S_ISREG(entry.stat().st_mode)
+            except OSError as error:  # e.g. a link to nothing
+                raise _fail(where, f"cannot be read ({error.strerror})") from error
+        else:
+            regular = entry.is_file(follow_symlinks=False)
+        if not regular:
+            raise _fail(where, "is not a regular file")
+        try:
+            blob_name(config.correlation_id, config.event_id, config.module, relative)
+        except InvalidName as error:
+            raise _fail(where, f"has a name the blob store cannot keep ({error})") from error
+        files[relative] = path
 
 
 def _read_json(path: Path, where: str, limit: int) -> Any:

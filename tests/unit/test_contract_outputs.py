@@ -178,3 +178,24 @@ def test_publishes_none_allows_any_type(tmp_path: Path) -> None:
 def test_empty_publishes_allows_nothing(tmp_path: Path) -> None:
     put(tmp_path, "events/e.json", {"eventType": "done"})
     assert "eventType 'done' is not in publishes []" in refused(tmp_path, ION_PUBLISHES="")
+
+
+def test_nested_folders_are_listed_with_their_relative_paths(tmp_path: Path) -> None:
+    put(tmp_path, "data/frames/a/1.png", b"1")
+    put(tmp_path, "data/frames/b/2.png", b"2")
+    put(tmp_path, "data/top.txt", b"t")
+    plan = validate_outputs(config_for(tmp_path))
+    assert list(plan.files) == ["frames/a/1.png", "frames/b/2.png", "top.txt"]
+    assert plan.files["frames/b/2.png"] == tmp_path / "out" / "data" / "frames" / "b" / "2.png"
+
+
+def test_a_link_to_nothing_cannot_be_read(tmp_path: Path) -> None:
+    (tmp_path / "out" / "data").mkdir(parents=True)
+    os.symlink(tmp_path / "out" / "data" / "gone.bin", tmp_path / "out" / "data" / "dangling.bin")
+    assert refused(tmp_path).startswith("out/data/dangling.bin: cannot be read (")
+
+
+def test_a_pipe_is_not_a_regular_file(tmp_path: Path) -> None:
+    (tmp_path / "out" / "data" / "sub").mkdir(parents=True)
+    os.mkfifo(tmp_path / "out" / "data" / "sub" / "pipe")
+    assert refused(tmp_path) == "out/data/sub/pipe: is not a regular file"
