@@ -117,10 +117,10 @@ class IonSide:
         try:
             url = f"http://127.0.0.1:{port}"
             wait_healthy(f"{url}/healthz", child)
-            # The sidecar opens its blob store in the background as it starts (a module starting
-            # beside it takes longer than that): time the data plane, not the SDK's import.
-            wait_until(lambda: "blob provider open" in child.log_path.read_text(errors="replace"), 60,
-                       "the sidecar's blob store to open")
+            # The sidecar opens its blob store and the embedded stores in the background as it starts
+            # (a module starting beside it takes longer than that): time the data plane, not imports.
+            wait_until(lambda: "opened ahead: " in child.log_path.read_text(errors="replace"), 60,
+                       "the sidecar's stores to open")
             yield child, url, base
         finally:
             child.stop()

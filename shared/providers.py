@@ -127,8 +127,9 @@ class LazyProviders(Providers):
         value: BlobStore = self._slots["blob"].get()
         return value
 
-    def open_in_background(self, *kinds: str) -> threading.Thread:
-        """Start opening some providers now, off the caller's thread, so the first call finds them open.
+    def open_in_background(self, *kinds: str, then: Callable[[], object] | None = None) -> threading.Thread:
+        """Start opening some providers now, off the caller's thread, so the first call finds them open;
+        `then` runs on that thread afterwards.
 
         A failure is only logged: the call that needs the provider opens it again and reports it.
         """
@@ -141,6 +142,8 @@ class LazyProviders(Providers):
                 except Exception as error:
                     log.warning("opening the %s provider ahead of use failed (retried on first use): %s",
                                 kind, error)
+            if then is not None:
+                then()
 
         thread = threading.Thread(target=run, name="ion-open-providers", daemon=True)
         thread.start()

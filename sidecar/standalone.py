@@ -18,6 +18,9 @@ from pydantic import ValidationError
 from shared.contract import SidecarConfig
 from shared.providers import Providers
 from shared.settings import IonSettings
+from sidecar.allocator import keep_transfer_buffers
+
+log = logging.getLogger("ion.sidecar")
 
 
 def configure_logging() -> None:
@@ -63,6 +66,24 @@ async def serve_until_signal(
             loop.remove_signal_handler(sig)
 
 
+EMBEDDED = frozenset({"sqlite", "memory"})
+
+
+def opened_ahead(settings: IonSettings) -> list[str]:
+    """The providers to open once the sidecar listens, before the module's first call.
+
+    The blob store carries the job's data: have it open (SDK loaded, container checked) before
+    /ready. Embedded stores cost nothing to open, so they open too (last: the blob store comes first).
+    A cloud bus or metadata SDK would add several MiB to every idle sidecar, so those open on first use.
+    """
+    ahead = ["blob"]
+    if settings.metadata in EMBEDDED:
+        ahead.append("metadata")
+    if settings.messaging in EMBEDDED:
+        ahead.append("bus")
+    return ahead
+
+
 def run_standalone(host: str = "127.0.0.1") -> int:
     """Serve the job's contract; 0 after a successful /done, 2 for a bad environment, 1 if it cannot listen."""
     configure_logging()
@@ -73,12 +94,19 @@ def run_standalone(host: str = "127.0.0.1") -> int:
         return 2
     from sidecar.server import CannotListen
 
-    providers = Providers.lazy(IonSettings())
+    settings = IonSettings()
+    providers = Providers.lazy(settings)
+
+    ahead = opened_ahead(settings)
+
+    def settled() -> None:
+        # The allocator keeps transfer buffers only from now on: what starting up and importing the
+        # SDKs freed was given back as usual, so the idle sidecar stays small.
+        keep_transfer_buffers()
+        log.info("opened ahead: %s", ", ".join(ahead))
 
     def listening(_port: int) -> None:
-        # The blob store carries the job's data: have it open (SDK loaded, container checked)
-        # before the module's /ready. Bus and metadata stay lazy; their first use is small.
-        providers.open_in_background("blob")
+        providers.open_in_background(*ahead, then=settled)
 
     try:
         finished = asyncio.run(serve_until_signal(config, providers, host, on_listening=listening))
