@@ -30,7 +30,10 @@ class BlobStore(ABC):
 
     @abstractmethod
     def get(self, name: str, path: Path) -> None:
-        """Stream blob `name` into the local file `path` (parents created). NotFound if missing."""
+        """Stream blob `name` into the local file `path` (parents created). NotFound if missing.
+
+        A failed transfer leaves no partial file at `path`: nothing, or the file that was there.
+        """
 
     @abstractmethod
     def url(self, name: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from shared.blob import filesystem
 from shared.blob.filesystem import OPEN_FOLDERS, FilesystemBlobStore
 from shared.errors import InvalidName, NotFound
 
@@ -187,3 +188,27 @@ def test_many_writers_in_one_folder(store: FilesystemBlobStore, tmp_path: Path) 
     for path in sources:
         assert (store.root / "wf/ev/mod" / path.name).read_bytes() == path.read_bytes()
     assert len(os.listdir(store.root / "wf/ev/mod")) == len(sources)
+
+
+def test_a_failed_get_leaves_no_partial_file_and_keeps_an_existing_one(
+    store: FilesystemBlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put(source(tmp_path, b"blob content"), "wf/a.bin")
+    existing = tmp_path / "in" / "existing.bin"
+    existing.parent.mkdir()
+    existing.write_bytes(b"old")
+
+    def broken_stream(src: Any, out: Any) -> None:
+        out.write(src.read(4))
+        raise OSError("disk full")
+
+    monkeypatch.setattr(filesystem, "_stream", broken_stream)
+    for target in (tmp_path / "in" / "new.bin", existing):
+        with pytest.raises(OSError, match="disk full"):
+            store.get("wf/a.bin", target)
+    assert sorted(os.listdir(tmp_path / "in")) == ["existing.bin"]
+    assert existing.read_bytes() == b"old"
+
+    monkeypatch.undo()
+    store.get("wf/a.bin", existing)  # an existing file is replaced whole
+    assert existing.read_bytes() == b"blob content"
