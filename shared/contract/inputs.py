@@ -34,15 +34,19 @@ def prepare_inputs(config: SidecarConfig, providers: Providers) -> EventContext:
 
     # Every name is checked before the first download starts; each folder once (symlinks resolved).
     targets: dict[str, Path] = {}
-    folder_inside: dict[Path, bool] = {}
+    folder_inside: dict[str, bool] = {}
     for name in sorted(context.files):
         problem = relative_path_problem(name)
-        target = data_dir / normalize(name) if problem is None else data_dir
-        if problem is None and target.parent not in folder_inside:
-            folder_inside[target.parent] = inside(target.parent, data_dir)
-        if problem is not None or not folder_inside[target.parent]:
-            raise ContractError(500, f"event {context.id}: file name {name!r} {problem or 'leaves in/data'}")
-        targets[name] = target
+        if problem is None:
+            relative = normalize(name)
+            subfolder = relative.rpartition("/")[0]
+            if subfolder not in folder_inside:
+                folder_inside[subfolder] = inside(data_dir / subfolder, data_dir)
+            if not folder_inside[subfolder]:
+                problem = "leaves in/data"
+        if problem is not None:
+            raise ContractError(500, f"event {context.id}: file name {name!r} {problem}")
+        targets[name] = data_dir / relative
     store = providers.blob
 
     def fetch(name: str) -> None:
