@@ -153,11 +153,16 @@ class SqliteBus(MessageBus):
             self._notify()
 
     def _prune_seen(self, db: sqlite3.Connection, cutoff: float) -> None:
-        # Ids are inserted in time order, so the oldest rows are the first rowids: bounded work.
-        rows = db.execute("SELECT id, seen_at FROM seen_ids ORDER BY id LIMIT ?", (_PRUNE_BATCH,)).fetchall()
-        expired = [row_id for row_id, seen_at in rows if seen_at < cutoff]
-        if expired:
-            db.execute("DELETE FROM seen_ids WHERE id <= ? AND seen_at < ?", (max(expired), cutoff))
+        # Ids are inserted in time order, so the oldest row tells whether anything expired (the usual
+        # answer, no, costs one indexed row) and the expired rows are the first rowids: bounded work.
+        oldest = db.execute("SELECT seen_at FROM seen_ids ORDER BY id LIMIT 1").fetchone()
+        if oldest is None or oldest[0] >= cutoff:
+            return
+        db.execute(
+            "DELETE FROM seen_ids WHERE seen_at < ? AND id <= (SELECT MAX(id) FROM"
+            " (SELECT id, seen_at FROM seen_ids ORDER BY id LIMIT ?) WHERE seen_at < ?)",
+            (cutoff, _PRUNE_BATCH, cutoff),
+        )
 
     def _notify(self) -> None:
         with self._changed:

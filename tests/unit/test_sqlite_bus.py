@@ -149,3 +149,24 @@ def test_a_closed_bus_refuses_work(tmp_path: Path) -> None:
     bus.close()
     with pytest.raises(RuntimeError, match="closed"):
         bus.receive("s")
+
+
+def test_a_prune_removes_only_expired_ids_and_at_most_a_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bus.sqlite3"
+    old = SqliteBus(path, duplicate_window=timedelta(days=1))
+    old.ensure_subscription("t", "s")
+    for index in range(5):
+        old.send("t", b"x", f"expired-{index}")
+    old.send("t", b"x", "recent")
+    old.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE seen_ids SET seen_at = seen_at - 2 * 86400 WHERE message_id LIKE 'expired-%'")
+
+    monkeypatch.setattr("shared.messaging.sqlite._PRUNE_BATCH", 3)
+    bus = SqliteBus(path, duplicate_window=timedelta(days=1))
+    bus.send("t", b"y", "new-id")  # prunes the first batch: three of the five expired ids
+
+    with sqlite3.connect(path) as db:
+        left = [row[0] for row in db.execute("SELECT message_id FROM seen_ids ORDER BY id")]
+    assert left == ["expired-3", "expired-4", "recent", "new-id"]
+    bus.close()
