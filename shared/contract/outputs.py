@@ -83,14 +83,13 @@ def _collect(folder: Path, prefix: str, data_dir: Path, config: SidecarConfig, f
                 raise _fail(where, "is a symlink out of out/data")
             if entry.is_dir():
                 continue  # a folder linked from inside out/data: its files are listed where they are
-        elif entry.is_dir(follow_symlinks=False):
-            _collect(path, relative + "/", data_dir, config, files)
-            continue
-        if entry.is_symlink():
             try:
                 regular = stat.S_ISREG(entry.stat().st_mode)
             except OSError as error:  # e.g. a link to nothing
                 raise _fail(where, f"cannot be read ({error.strerror})") from error
+        elif entry.is_dir(follow_symlinks=False):
+            _collect(path, relative + "/", data_dir, config, files)
+            continue
         else:
             regular = entry.is_file(follow_symlinks=False)
         if not regular:
