@@ -127,27 +127,19 @@ class LazyProviders(Providers):
         value: BlobStore = self._slots["blob"].get()
         return value
 
-    def open_in_background(self, *kinds: str, then: Callable[[], object] | None = None) -> threading.Thread:
-        """Start opening some providers now, off the caller's thread, so the first call finds them open;
-        `then` runs on that thread afterwards.
+    def open_ahead(self, *kinds: str) -> None:
+        """Open some providers now, before their first use; on the thread that will use them where it
+        matters (the embedded stores keep a connection per thread).
 
         A failure is only logged: the call that needs the provider opens it again and reports it.
         """
-
-        def run() -> None:
-            for kind in kinds:
-                try:
-                    self._slots[kind].get()
-                    log.info("%s provider open", kind)
-                except Exception as error:
-                    log.warning("opening the %s provider ahead of use failed (retried on first use): %s",
-                                kind, error)
-            if then is not None:
-                then()
-
-        thread = threading.Thread(target=run, name="ion-open-providers", daemon=True)
-        thread.start()
-        return thread
+        for kind in kinds:
+            try:
+                self._slots[kind].get()
+                log.info("%s provider open", kind)
+            except Exception as error:
+                log.warning("opening the %s provider ahead of use failed (retried on first use): %s",
+                            kind, error)
 
     def close(self) -> None:
         for slot in self._slots.values():

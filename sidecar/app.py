@@ -109,9 +109,11 @@ def create_app(config: SidecarConfig, providers: Providers) -> Quart:
         if state.phase is not Phase.READY:
             return _error(409, "/done was already called")
         state.phase = Phase.COMMITTING
+        def validate_then_commit() -> CommitResult:
+            return commit_outputs(validate_outputs(config), config, providers)
+
         try:
-            plan = await asyncio.to_thread(validate_outputs, config)
-            result = await asyncio.to_thread(commit_outputs, plan, config, providers)
+            result = await asyncio.to_thread(validate_then_commit)
         except ContractError as error:
             state.phase = Phase.READY  # nothing was committed: the module may fix out/ and call again
             log.error("/done refused: %s", error.message)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from shared.contract import SidecarConfig
-from shared.providers import Providers
+from shared.providers import LazyProviders, Providers
 from shared.settings import IonSettings
 from sidecar.allocator import keep_transfer_buffers
 
@@ -84,6 +84,13 @@ def opened_ahead(settings: IonSettings) -> list[str]:
     return ahead
 
 
+def open_where_the_contract_runs(providers: LazyProviders, kinds: list[str]) -> asyncio.Future[None]:
+    """Open `kinds` on the event loop's default executor. Its one idle thread then runs /ready and
+    /done (they come one at a time), and the embedded stores keep a connection per thread: theirs is
+    open when the module's calls arrive."""
+    return asyncio.get_running_loop().run_in_executor(None, providers.open_ahead, *kinds)
+
+
 def run_standalone(host: str = "127.0.0.1") -> int:
     """Serve the job's contract; 0 after a successful /done, 2 for a bad environment, 1 if it cannot listen."""
     configure_logging()
@@ -99,14 +106,14 @@ def run_standalone(host: str = "127.0.0.1") -> int:
 
     ahead = opened_ahead(settings)
 
-    def settled() -> None:
+    def settled(_opened: asyncio.Future[None]) -> None:
         # The allocator keeps transfer buffers only from now on: what starting up and importing the
         # SDKs freed was given back as usual, so the idle sidecar stays small.
         keep_transfer_buffers()
         log.info("opened ahead: %s", ", ".join(ahead))
 
     def listening(_port: int) -> None:
-        providers.open_in_background(*ahead, then=settled)
+        open_where_the_contract_runs(providers, ahead).add_done_callback(settled)
 
     try:
         finished = asyncio.run(serve_until_signal(config, providers, host, on_listening=listening))

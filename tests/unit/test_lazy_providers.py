@@ -38,18 +38,8 @@ def test_an_unconfigured_cloud_provider_fails_at_use_naming_the_setting(tmp_path
     providers = Providers.lazy(IonSettings(ION_HOME=str(tmp_path), ION_MESSAGING="servicebus"))
     with pytest.raises(ConfigurationError, match="SERVICEBUS"):
         _ = providers.bus
-    assert providers.open_in_background("blob").join(10) is None
-    assert (tmp_path / "blobs").is_dir()  # opened ahead of use, off the caller's thread
-    providers.close()
-
-
-def test_then_runs_once_the_providers_opened_ahead_are_open(tmp_path: Path) -> None:
-    providers = Providers.lazy(IonSettings(ION_HOME=str(tmp_path), ION_METADATA="sqlite"))
-    seen: list[bool] = []
-    thread = providers.open_in_background(
-        "blob", "metadata", then=lambda: seen.append((tmp_path / "metadata.sqlite3").exists())
-    )
-    thread.join(10)
-    assert seen == [True]
-    assert not (tmp_path / "bus.sqlite3").exists()  # not asked for: still closed
+    providers.open_ahead("bus", "blob")  # the bus's failure is only logged
+    assert (tmp_path / "blobs").is_dir()  # opened ahead of use
+    with pytest.raises(ConfigurationError, match="SERVICEBUS"):
+        _ = providers.bus  # and reported again at use
     providers.close()

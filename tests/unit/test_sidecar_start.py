@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from shared.models import EventContext
+from shared.providers import Providers
 from shared.settings import IonSettings
-from sidecar.standalone import opened_ahead
+from sidecar.standalone import open_where_the_contract_runs, opened_ahead
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,3 +71,26 @@ def test_transfer_blocks_come_from_the_heap_and_their_memory_is_kept_for_the_nex
     mapped, shrunk, held = allocation("keep")
     assert (mapped, shrunk) == (0, 0)
     assert held >= 4 * 1024 * 1024
+
+
+def open_descriptors_of(path: Path) -> int:
+    return sum(1 for fd in Path("/proc/self/fd").iterdir() if os.path.realpath(fd) == str(path))
+
+
+def test_stores_opened_ahead_are_the_ones_the_contract_calls_use(tmp_path: Path) -> None:
+    providers = Providers.lazy(IonSettings(ION_HOME=str(tmp_path), ION_METADATA="sqlite", ION_MESSAGING="sqlite"))
+    context = EventContext(id="ev-1", type="made", correlation_id="wf-1")
+
+    async def a_job() -> None:
+        await open_where_the_contract_runs(providers, ["metadata", "bus"])
+        # What /ready and /done do, each on a worker thread as the app runs them:
+        await asyncio.to_thread(providers.metadata.put_event_context, context)
+        await asyncio.to_thread(providers.metadata.get_event_context, context.id)
+        await asyncio.to_thread(providers.bus.publish, context.event())
+
+    asyncio.run(a_job())
+    try:  # one connection each: the one opened ahead
+        assert open_descriptors_of(tmp_path / "metadata.sqlite3") == 1
+        assert open_descriptors_of(tmp_path / "bus.sqlite3") == 1
+    finally:
+        providers.close()
