@@ -46,9 +46,10 @@ MODULE = "producer"
 SECRET = "data-plane-benchmark-secret-0123456789abcdef"
 MEMORY_LIMIT = 200 * MIB
 # Runs per side (best kept): the small set takes about a second a run and is the most disturbed by
-# other work on the machine; a 1 GiB run on Azurite still moves by half between runs here.
+# other work on the machine; a 1 GiB run on Azurite still moves by half between runs here, so three
+# of them per side sometimes all miss the quiet moments.
 SMALL_REPS = 7
-LARGE_REPS = 3
+LARGE_REPS = 5
 
 
 @dataclass
