@@ -18,10 +18,9 @@ import yaml
 from shared.errors import IonError
 from shared.executors.base import JobLaunch
 from shared.executors.container_spec import SECRET_PLACEHOLDER
-from shared.ids import job_id
 from shared.jobenv import provider_environment
 from shared.manifest import load_manifest
-from shared.models import Event, JobRecord, ModuleSpec
+from shared.models import Event, ModuleSpec
 from shared.settings import IonSettings
 
 REDACTED = "<redacted>"
@@ -39,9 +38,7 @@ def sample_launch(module: ModuleSpec, executor: str, image: str | None = None) -
     chosen = image or module.image or f"{module.name}:latest"
     spec = ModuleSpec.model_validate({**module.model_dump(), "executor": executor, "image": chosen})
     event = Event.new(spec.subscribes_to, id=SAMPLE_EVENT_ID, correlation_id=SAMPLE_EVENT_ID)
-    record = JobRecord(job_id=job_id(event.id, spec.name), event_id=event.id,
-                       correlation_id=event.correlation_id, module=spec.name, executor=executor)
-    return JobLaunch(record=record, module=spec, event=event, secret=SECRET_PLACEHOLDER)
+    return JobLaunch.new(spec, event, SECRET_PLACEHOLDER)
 
 
 def _redact(value: Any, secrets: set[str]) -> Any:

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from shared.ids import job_id
 from shared.models import Event, JobRecord, ModuleSpec
 
 
@@ -21,6 +22,15 @@ class JobLaunch:
     @property
     def execution_id(self) -> str:
         return self.record.execution_id
+
+    @classmethod
+    def new(cls, module: ModuleSpec, event: Event, secret: str, attempt: int = 1) -> JobLaunch:
+        """A launch of `module` for `event` with a fresh record (the job id derived from both), on the
+        module's executor: for rendering a job, and for exercising an executor without a dispatcher."""
+        record = JobRecord(job_id=job_id(event.id, module.name), event_id=event.id,
+                           correlation_id=event.correlation_id, module=module.name, attempt=attempt,
+                           executor=module.executor)
+        return cls(record=record, module=module, event=event, secret=secret)
 
 
 class ExecutionState(StrEnum):

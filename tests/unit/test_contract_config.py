@@ -12,7 +12,7 @@ from shared.contract import SidecarConfig
 from shared.executors.base import JobLaunch
 from shared.ids import job_id
 from shared.jobenv import sidecar_job_environment
-from shared.models import Event, JobRecord, ModuleSpec
+from shared.models import Event, ModuleSpec
 from sidecar.standalone import config_problem
 
 
@@ -20,16 +20,15 @@ def test_config_from_the_executors_environment() -> None:
     event = Event.new("image_uploaded", {"k": "v"})
     module = ModuleSpec(name="detector", subscribes_to="image_uploaded", publishes=["a", "b"],
                         command=["python", "m.py"], timeout=timedelta(minutes=1))
-    record = JobRecord(job_id=job_id(event.id, "detector"), event_id=event.id,
-                       correlation_id=event.correlation_id, module="detector", attempt=3, executor="local")
-    env = sidecar_job_environment(JobLaunch(record, module, event, "secret-value"), 0, "/tmp/job/")
+    launch = JobLaunch.new(module, event, "secret-value", attempt=3)
+    env = sidecar_job_environment(launch, 0, "/tmp/job/")
     config = SidecarConfig.from_mapping({**env, "SHARED_SECRET": "secret-value"})
     assert config.port == 0
     assert config.base_dir == Path("/tmp/job")
     assert (config.event_id, config.correlation_id) == (event.id, event.id)
     assert config.event_type == "image_uploaded"
     assert config.module == "detector"
-    assert config.job_id == record.job_id and config.attempt == 3
+    assert config.job_id == launch.record.job_id == job_id(event.id, "detector") and config.attempt == 3
     assert config.publishes == ["a", "b"]
     assert "secret-value" not in repr(config)
 

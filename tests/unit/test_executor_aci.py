@@ -12,8 +12,7 @@ from azure.core.exceptions import HttpResponseError
 from shared.errors import TransientError
 from shared.executors.aci import AciExecutor, AciSettings, build_container_group, group_name
 from shared.executors.base import ExecutionState, JobLaunch
-from shared.ids import job_id
-from shared.models import Event, JobRecord, ModuleSpec
+from shared.models import Event, ModuleSpec
 from shared.settings import IonSettings
 from tests.fakes.aci import FakeContainerGroups, to_body
 
@@ -29,10 +28,7 @@ def make_launch(attempt: int = 1, **module: Any) -> JobLaunch:
         "env": {"MODE": "fast"}, "timeout": "20m",
         "resources": {"cpu": "1.5", "memory": "3Gi", "gpu": 1}, **module,
     })
-    event = Event.new("page_scanned", id="evt-9", correlation_id="corr-9")
-    record = JobRecord(job_id=job_id(event.id, spec.name), event_id=event.id, correlation_id="corr-9",
-                       module=spec.name, attempt=attempt, executor="aci")
-    return JobLaunch(record=record, module=spec, event=event, secret=SECRET)
+    return JobLaunch.new(spec, Event.new("page_scanned", id="evt-9", correlation_id="corr-9"), SECRET, attempt)
 
 
 @pytest.fixture

@@ -26,8 +26,7 @@ from shared.executors.azurebatch import (
     task_id,
 )
 from shared.executors.base import ExecutionState, JobLaunch
-from shared.ids import job_id
-from shared.models import Event, JobRecord, ModuleSpec
+from shared.models import Event, ModuleSpec
 from shared.settings import IonSettings
 from tests.fakes.azurebatch import FakeBatchClient, check_known_fields, to_json
 
@@ -41,10 +40,7 @@ def make_launch(attempt: int = 1, secret: str = SECRET, **module: Any) -> JobLau
         "env": {"PRESET": "slow and steady"}, "timeout": "2h",
         "resources": {"cpu": "4", "memory": "8Gi", "gpu": 1}, **module,
     })
-    event = Event.new("video_uploaded", id="evt-7", correlation_id="corr-7")
-    record = JobRecord(job_id=job_id(event.id, spec.name), event_id=event.id, correlation_id="corr-7",
-                       module=spec.name, attempt=attempt, executor="azurebatch")
-    return JobLaunch(record=record, module=spec, event=event, secret=secret)
+    return JobLaunch.new(spec, Event.new("video_uploaded", id="evt-7", correlation_id="corr-7"), secret, attempt)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from shared.errors import TransientError
 from shared.executors.base import ExecutionState, JobLaunch
 from shared.executors.kubernetes import KubernetesExecutor, KubernetesSettings, build_job, job_name
 from shared.ids import job_id
-from shared.models import Event, JobRecord, ModuleSpec
+from shared.models import Event, ModuleSpec
 from shared.settings import IonSettings
 from tests.fakes.kubernetes import FakeCluster, fake_kubernetes, to_dict, to_model
 
@@ -28,9 +28,7 @@ def make_launch(attempt: int = 1, secret: str = SECRET, **module: Any) -> JobLau
         "resources": {"cpu": "2", "memory": "4Gi", "gpu": 1}, **module,
     })
     event = Event.new("image_uploaded", {"size": "big"}, id="evt-1", correlation_id="corr-1")
-    record = JobRecord(job_id=job_id(event.id, spec.name), event_id=event.id, correlation_id="corr-1",
-                       module=spec.name, attempt=attempt, executor="kubernetes")
-    return JobLaunch(record=record, module=spec, event=event, secret=secret)
+    return JobLaunch.new(spec, event, secret, attempt)
 
 
 @pytest.fixture

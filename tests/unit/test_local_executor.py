@@ -13,10 +13,10 @@ import pytest
 from shared.blob.filesystem import FilesystemBlobStore
 from shared.executors.base import ExecutionState, JobLaunch
 from shared.executors.local import LocalExecutor
-from shared.ids import job_id, new_secret
+from shared.ids import new_secret
 from shared.messaging.memory import MemoryBus
 from shared.metadata.memory import MemoryMetadata
-from shared.models import Event, JobRecord, ModuleSpec
+from shared.models import Event, ModuleSpec
 from shared.providers import Providers
 from shared.settings import IonSettings
 
@@ -33,10 +33,7 @@ def executor(tmp_path: Path) -> Iterator[LocalExecutor]:
 def job(code: str, **spec: object) -> JobLaunch:
     module = ModuleSpec.model_validate({"name": "probe", "subscribes_to": "go",
                                         "command": [sys.executable, "-c", code], **spec})
-    event = Event.new("go", {"k": "v"})
-    record = JobRecord(job_id=job_id(event.id, "probe"), event_id=event.id,
-                       correlation_id=event.correlation_id, module="probe", executor="local")
-    return JobLaunch(record=record, module=module, event=event, secret=new_secret())
+    return JobLaunch.new(module, Event.new("go", {"k": "v"}), new_secret())
 
 
 def wait_end(executor: LocalExecutor, launch: JobLaunch) -> ExecutionState:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.executors.base import JobLaunch
-from shared.ids import job_id, new_secret
-from shared.models import Event, JobRecord, ModuleSpec
+from shared.ids import new_secret
+from shared.models import Event, ModuleSpec
 from shared.settings import IonSettings
 
 _counter = itertools.count(1)
@@ -37,9 +37,7 @@ class Plans:
             "timeout": "5m", "resources": {"cpu": "0.5", "memory": "512Mi"},
         })
         event = Event.new("probe", {"n": str(number)})
-        record = JobRecord(job_id=job_id(event.id, spec.name), event_id=event.id,
-                           correlation_id=event.correlation_id, module=spec.name, executor=executor)
-        job = JobLaunch(record=record, module=spec, event=event, secret=new_secret())
+        job = JobLaunch.new(spec, event, new_secret())
         self.by_execution[job.execution_id] = (exit_code, sleep)
         return job
 

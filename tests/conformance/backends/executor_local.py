@@ -13,7 +13,7 @@ import pytest
 from shared.blob.filesystem import FilesystemBlobStore
 from shared.executors.base import JobLaunch
 from shared.executors.local import LocalExecutor
-from shared.ids import job_id, new_secret
+from shared.ids import new_secret
 from shared.messaging.memory import MemoryBus
 from shared.metadata.memory import MemoryMetadata
 from shared.models import Event, JobRecord, ModuleSpec
@@ -37,9 +37,7 @@ class LocalHarness:
             "command": [sys.executable, "-c", MODULE, str(counter), str(sleep), str(exit_code)],
             "timeout": "5m",
         })
-        record = JobRecord(job_id=job_id(event.id, spec.name), event_id=event.id,
-                           correlation_id=event.correlation_id, module=spec.name, executor="local")
-        return JobLaunch(record=record, module=spec, event=event, secret=new_secret())
+        return JobLaunch.new(spec, event, new_secret())
 
     def settle(self, record: JobRecord) -> None:
         """Real processes end by themselves."""
