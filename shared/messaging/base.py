@@ -24,6 +24,28 @@ class ReceivedMessage:
     locked_until: datetime | None = None
 
 
+def check_subscription(max_delivery_count: int) -> None:
+    """Arguments every bus refuses alike, before touching its broker."""
+    if max_delivery_count < 1:
+        raise ValueError(f"max_delivery_count must be at least 1, got {max_delivery_count}")
+
+
+def check_message_id(message_id: str) -> None:
+    if not message_id:
+        raise ValueError("a message needs a non-empty message id")
+
+
+def check_lock_for(lock_for: float) -> None:
+    if lock_for <= 0:
+        raise ValueError(f"lock_for must be positive, got {lock_for}")
+
+
+def check_receive(max_messages: int, lock_for: float) -> None:
+    if max_messages < 1:
+        raise ValueError(f"max_messages must be at least 1, got {max_messages}")
+    check_lock_for(lock_for)
+
+
 class MessageBus(ABC):
     """Topics (event types) fan out to subscriptions (modules); receivers peek-lock messages."""
 

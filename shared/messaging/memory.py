@@ -10,7 +10,15 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from shared.errors import NotFound
-from shared.messaging.base import LockLost, MessageBus, ReceivedMessage
+from shared.messaging.base import (
+    LockLost,
+    MessageBus,
+    ReceivedMessage,
+    check_lock_for,
+    check_message_id,
+    check_receive,
+    check_subscription,
+)
 from shared.messaging.sqlite import as_datetime, max_delivery_reason
 from shared.models import DeadLetter
 
@@ -56,8 +64,7 @@ class MemoryBus(MessageBus):
             return cls._shared
 
     def ensure_subscription(self, topic: str, subscription: str, max_delivery_count: int = 5) -> None:
-        if max_delivery_count < 1:
-            raise ValueError(f"max_delivery_count must be at least 1, got {max_delivery_count}")
+        check_subscription(max_delivery_count)
         with self._cond:
             existing = self._subscriptions.get(subscription)
             if existing is None:
@@ -70,8 +77,7 @@ class MemoryBus(MessageBus):
                 existing.max_delivery_count = max_delivery_count
 
     def send(self, topic: str, body: bytes, message_id: str, correlation_id: str | None = None) -> None:
-        if not message_id:
-            raise ValueError("a message needs a non-empty message id")
+        check_message_id(message_id)
         now = time.time()
         with self._cond:
             self._prune_seen(now - self._duplicate_window)
@@ -100,10 +106,7 @@ class MemoryBus(MessageBus):
     def receive(
         self, subscription: str, max_messages: int = 1, lock_for: float = 60.0, wait: float = 0.0
     ) -> list[ReceivedMessage]:
-        if max_messages < 1:
-            raise ValueError(f"max_messages must be at least 1, got {max_messages}")
-        if lock_for <= 0:
-            raise ValueError(f"lock_for must be positive, got {lock_for}")
+        check_receive(max_messages, lock_for)
         deadline = time.monotonic() + max(wait, 0.0)
         with self._cond:
             sub = self._subscription(subscription)
@@ -202,8 +205,7 @@ class MemoryBus(MessageBus):
             self._dead_letter(sub, message.subscription, stored, reason)
 
     def renew_lock(self, message: ReceivedMessage, lock_for: float = 60.0) -> ReceivedMessage:
-        if lock_for <= 0:
-            raise ValueError(f"lock_for must be positive, got {lock_for}")
+        check_lock_for(lock_for)
         with self._cond:
             _, stored = self._held(message)
             stored.locked_until = time.time() + lock_for

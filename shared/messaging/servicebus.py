@@ -18,7 +18,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.errors import ConfigurationError, TransientError
-from shared.messaging.base import LockLost, MessageBus, ReceivedMessage
+from shared.messaging.base import (
+    LockLost,
+    MessageBus,
+    ReceivedMessage,
+    check_lock_for,
+    check_message_id,
+    check_receive,
+    check_subscription,
+)
 from shared.models import DeadLetter, Event
 from shared.redact import first_line, scrubbed
 from shared.settings import IonSettings
@@ -132,6 +140,7 @@ class ServiceBusBus(MessageBus):
     def ensure_subscription(self, topic: str, subscription: str, max_delivery_count: int = 5) -> None:
         from azure.core.exceptions import ResourceExistsError
 
+        check_subscription(max_delivery_count)
         with _service_errors():
             # Created if missing; "already exists" is fine, so set-up is idempotent and race-free.
             with contextlib.suppress(ResourceExistsError):
@@ -184,6 +193,7 @@ class ServiceBusBus(MessageBus):
     ) -> None:
         from azure.servicebus import ServiceBusMessage
 
+        check_message_id(message_id)
         # message_id = event id, so the topic's duplicate detection drops a republished event.
         message = ServiceBusMessage(
             body, message_id=message_id, correlation_id=correlation_id, content_type=content_type,
@@ -210,6 +220,7 @@ class ServiceBusBus(MessageBus):
     def receive(
         self, subscription: str, max_messages: int = 1, lock_for: float = 60.0, wait: float = 0.0
     ) -> list[ReceivedMessage]:
+        check_receive(max_messages, lock_for)
         self._release_expired()
         receiver, lock = self._receiver(subscription)
         topic = self._topics[subscription]
@@ -245,6 +256,7 @@ class ServiceBusBus(MessageBus):
         self._settle(message, "dead_letter_message", reason=short, error_description=reason[:MAX_DESCRIPTION])
 
     def renew_lock(self, message: ReceivedMessage, lock_for: float = 60.0) -> ReceivedMessage:
+        check_lock_for(lock_for)
         held = self._take(message, remove=False)
         with _lock_errors():
             self._renew_server_lock(held)

@@ -22,7 +22,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shared.errors import NotFound
-from shared.messaging.base import LockLost, MessageBus, ReceivedMessage
+from shared.messaging.base import (
+    LockLost,
+    MessageBus,
+    ReceivedMessage,
+    check_lock_for,
+    check_message_id,
+    check_receive,
+    check_subscription,
+)
 from shared.models import DeadLetter
 from shared.sqlite_db import SqliteDatabase
 
@@ -108,8 +116,7 @@ class SqliteBus(MessageBus):
     # -- topology -----------------------------------------------------------------------------
 
     def ensure_subscription(self, topic: str, subscription: str, max_delivery_count: int = 5) -> None:
-        if max_delivery_count < 1:
-            raise ValueError(f"max_delivery_count must be at least 1, got {max_delivery_count}")
+        check_subscription(max_delivery_count)
         with self._write() as db:
             row = db.execute("SELECT topic FROM subscriptions WHERE name = ?", (subscription,)).fetchone()
             if row is None:
@@ -130,8 +137,7 @@ class SqliteBus(MessageBus):
     # -- sending ------------------------------------------------------------------------------
 
     def send(self, topic: str, body: bytes, message_id: str, correlation_id: str | None = None) -> None:
-        if not message_id:
-            raise ValueError("a message needs a non-empty message id")
+        check_message_id(message_id)
         now = time.time()
         with self._write() as db:
             inserted = db.execute(
@@ -173,10 +179,7 @@ class SqliteBus(MessageBus):
     def receive(
         self, subscription: str, max_messages: int = 1, lock_for: float = 60.0, wait: float = 0.0
     ) -> list[ReceivedMessage]:
-        if max_messages < 1:
-            raise ValueError(f"max_messages must be at least 1, got {max_messages}")
-        if lock_for <= 0:
-            raise ValueError(f"lock_for must be positive, got {lock_for}")
+        check_receive(max_messages, lock_for)
         max_delivery_count = self._max_delivery_count(subscription)
         deadline = time.monotonic() + max(wait, 0.0)
         db = self._db()
@@ -319,8 +322,7 @@ class SqliteBus(MessageBus):
             self._move_to_dead_letters(db, seq, reason, now)
 
     def renew_lock(self, message: ReceivedMessage, lock_for: float = 60.0) -> ReceivedMessage:
-        if lock_for <= 0:
-            raise ValueError(f"lock_for must be positive, got {lock_for}")
+        check_lock_for(lock_for)
         with self._held(message) as (db, seq, now):
             locked_until = now + lock_for
             db.execute("UPDATE messages SET locked_until = ? WHERE seq = ?", (locked_until, seq))

@@ -130,6 +130,25 @@ def test_ensure_subscription_is_idempotent(bus: MessageBus) -> None:
     assert bus.receive(sub, wait=0.5) == []
 
 
+def test_invalid_arguments_are_refused_alike_and_change_nothing(bus: MessageBus) -> None:
+    topic, sub = new_subscription(bus)
+    with pytest.raises(ValueError, match="max_delivery_count"):
+        bus.ensure_subscription(topic, unique("sub"), max_delivery_count=0)
+    with pytest.raises(ValueError, match="message id"):
+        bus.send(topic, b"x", "")
+    with pytest.raises(ValueError, match="max_messages"):
+        bus.receive(sub, max_messages=0)
+    with pytest.raises(ValueError, match="lock_for"):
+        bus.receive(sub, lock_for=0)
+    bus.send(topic, b"x", "valid")
+    message = receive_one(bus, sub)
+    with pytest.raises(ValueError, match="lock_for"):
+        bus.renew_lock(message, lock_for=-1)
+
+    assert message.message_id == "valid" and message.delivery_count == 1  # nothing else was sent
+    bus.complete(message)
+
+
 def test_batch_receive_returns_several_messages(bus: MessageBus) -> None:
     topic, sub = new_subscription(bus)
     ids = [f"batch-{i}" for i in range(5)]
