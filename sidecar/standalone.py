@@ -11,7 +11,9 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -21,6 +23,8 @@ from shared.settings import IonSettings
 from sidecar.allocator import keep_transfer_buffers
 
 log = logging.getLogger("ion.sidecar")
+
+T = TypeVar("T")
 
 
 def configure_logging() -> None:
@@ -84,10 +88,23 @@ def opened_ahead(settings: IonSettings) -> list[str]:
     return ahead
 
 
+def on_the_contract_thread(main: Awaitable[T]) -> T:
+    """Run `main` in a new event loop whose default executor is one thread: the contract's thread.
+
+    /ready and /done run their store calls there (one job's calls come one at a time), and the
+    embedded stores keep a connection per thread: opened ahead on that same thread, theirs is the
+    one the module's calls use. A pool of several threads could hand a call to a fresh thread.
+    """
+    async def with_one_thread() -> T:
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ion-contract"))
+        return await main
+
+    return asyncio.run(with_one_thread())
+
+
 def open_where_the_contract_runs(providers: LazyProviders, kinds: list[str]) -> asyncio.Future[None]:
-    """Open `kinds` on the event loop's default executor. Its one idle thread then runs /ready and
-    /done (they come one at a time), and the embedded stores keep a connection per thread: theirs is
-    open when the module's calls arrive."""
+    """Open `kinds` on the loop's default executor: in the standalone sidecar, the contract's thread."""
     return asyncio.get_running_loop().run_in_executor(None, providers.open_ahead, *kinds)
 
 
@@ -116,7 +133,7 @@ def run_standalone(host: str = "127.0.0.1") -> int:
         open_where_the_contract_runs(providers, ahead).add_done_callback(settled)
 
     try:
-        finished = asyncio.run(serve_until_signal(config, providers, host, on_listening=listening))
+        finished = on_the_contract_thread(serve_until_signal(config, providers, host, on_listening=listening))
     except CannotListen as error:
         print(f"ion sidecar: {error.strerror}", file=sys.stderr)
         return 1

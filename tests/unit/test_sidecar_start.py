@@ -13,7 +13,7 @@ import pytest
 from shared.models import EventContext
 from shared.providers import Providers
 from shared.settings import IonSettings
-from sidecar.standalone import open_where_the_contract_runs, opened_ahead
+from sidecar.standalone import on_the_contract_thread, open_where_the_contract_runs, opened_ahead
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,7 +88,7 @@ def test_stores_opened_ahead_are_the_ones_the_contract_calls_use(tmp_path: Path)
         await asyncio.to_thread(providers.metadata.get_event_context, context.id)
         await asyncio.to_thread(providers.bus.publish, context.event())
 
-    asyncio.run(a_job())
+    on_the_contract_thread(a_job())
     try:  # one connection each: the one opened ahead
         assert open_descriptors_of(tmp_path / "metadata.sqlite3") == 1
         assert open_descriptors_of(tmp_path / "bus.sqlite3") == 1
