@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from shared.blob.base import BlobStore, check_blob_name
+from shared.blob.base import BlobStore, check_blob_name, write_local
 from shared.errors import ConfigurationError, InvalidName, NotFound, TransientError
 from shared.redact import first_line, scrubbed
 from shared.settings import IonSettings
@@ -131,20 +130,19 @@ class AzureBlobStore(BlobStore):
         check_blob_name(name)
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Download beside the target and rename: a failed transfer never leaves a truncated file behind.
-        partial = target.with_name(f".{target.name}.partial")
         try:
-            with open(partial, "wb") as stream, _transient():
+            with _transient():  # the first request: a missing blob fails here, before any local file
                 downloader = self._container.get_blob_client(name).download_blob(
                     max_concurrency=self._max_concurrency
                 )
-                downloader.readinto(stream)
-            os.replace(partial, target)
         except ResourceNotFoundError:
             raise NotFound(f"blob {name!r} does not exist") from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
+
+        def fill(stream: BinaryIO) -> None:
+            with _transient():
+                downloader.readinto(stream)
+
+        write_local(target, fill)
 
     def url(self, name: str) -> str:
         check_blob_name(name)

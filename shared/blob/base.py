@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from shared.errors import InvalidName
 
@@ -21,6 +25,34 @@ def check_blob_name(name: str) -> str:
 def blob_name(correlation_id: str, event_id: str, module: str, relative_path: str) -> str:
     """Where a module's output file lives: correlation/event/module/relative-path."""
     return check_blob_name(f"{correlation_id}/{event_id}/{module}/{relative_path}")
+
+
+def write_local(target: Path, fill: Callable[[BinaryIO], object]) -> None:
+    """Write a fetched blob to the local file `target` with `fill`; a failure leaves no partial file.
+
+    A file that does not exist yet is written in place: nobody reads it before the fetch returns (the
+    module reads in/ only after /ready), and a failed fill removes it. An existing file is replaced by
+    rename, so it stays whole until the new one is.
+    """
+    try:
+        stream = open(target, "xb")  # noqa: SIM115 - closed below, removed if the fill fails
+    except FileExistsError:
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with open(partial, "wb") as replacement:
+                fill(replacement)
+            os.replace(partial, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+        return
+    try:
+        with stream:
+            fill(stream)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+        raise
 
 
 class BlobStore(ABC):

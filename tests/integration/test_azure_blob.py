@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
-from azure.storage.blob import BlobServiceClient
+from azure.core.exceptions import ServiceResponseError
+from azure.storage.blob import BlobServiceClient, StorageStreamDownloader
 
 from shared.blob.azureblob import BLOCK_SIZE, AzureBlobStore
-from shared.errors import InvalidName, NotFound
+from shared.errors import InvalidName, NotFound, TransientError
 from shared.settings import IonSettings
 from tests.emulators import Azurite
 
@@ -55,6 +57,39 @@ def test_large_file_is_uploaded_in_blocks_and_round_trips(
     store.get(store.name_from_url(url), target)
     assert target.read_bytes() == payload
     assert not list(target.parent.glob(".*partial"))
+
+
+def test_a_get_cut_off_mid_transfer_leaves_no_partial_file_and_keeps_an_existing_one(
+    azurite: Azurite, container: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = AzureBlobStore.from_settings(_settings(azurite, container))
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(2 * BLOCK_SIZE + 1))
+    store.put(source, "corr/ev/mod/big.bin")
+    existing = tmp_path / "in" / "existing.bin"
+    existing.parent.mkdir()
+    existing.write_bytes(b"old")
+
+    # The real first request to Azurite; then the connection drops after the first block arrived.
+    written_to: list[str] = []
+
+    def cut_off(downloader: StorageStreamDownloader, stream: BinaryIO) -> int:
+        written_to.append(Path(stream.name).name)
+        stream.write(b"x" * BLOCK_SIZE)
+        raise ServiceResponseError("connection reset by peer")
+
+    monkeypatch.setattr(StorageStreamDownloader, "readinto", cut_off)
+    for target in (tmp_path / "in" / "new.bin", existing):
+        with pytest.raises(TransientError):
+            store.get("corr/ev/mod/big.bin", target)
+    assert written_to == ["new.bin", ".existing.bin.partial"]  # a new file in place, an existing one beside
+    assert os.listdir(tmp_path / "in") == ["existing.bin"]
+    assert existing.read_bytes() == b"old"
+
+    monkeypatch.undo()
+    store.get("corr/ev/mod/big.bin", existing)
+    assert existing.read_bytes() == source.read_bytes()
+    store.close()
 
 
 def test_url_is_the_blob_url_and_round_trips_awkward_names(
