@@ -1,8 +1,9 @@
 """The sidecar of one job, configured from the environment: what the sidecar image runs.
 
 Kept light on purpose: no command-line framework, and the message bus and metadata store opened on
-first use, so the sidecar answers /healthz quickly and idles small whatever the providers. The blob
-store opens in the background once the sidecar listens, ready for the module's first /ready.
+first use, so the sidecar answers /healthz quickly and idles small whatever the providers. Once it
+listens, the blob store opens and the job's folders are made in the background, while the module
+starts, ready for its first /ready.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from shared.contract import SidecarConfig
+from shared.contract.inputs import make_layout
 from shared.providers import LazyProviders, Providers
 from shared.settings import IonSettings
 from sidecar.allocator import keep_transfer_buffers
@@ -103,9 +105,20 @@ def on_the_contract_thread(main: Awaitable[T]) -> T:
     return asyncio.run(with_one_thread())
 
 
-def open_where_the_contract_runs(providers: LazyProviders, kinds: list[str]) -> asyncio.Future[None]:
-    """Open `kinds` on the loop's default executor: in the standalone sidecar, the contract's thread."""
-    return asyncio.get_running_loop().run_in_executor(None, providers.open_ahead, *kinds)
+def open_where_the_contract_runs(
+    providers: LazyProviders, kinds: list[str], layout_of: SidecarConfig | None = None
+) -> asyncio.Future[None]:
+    """Open `kinds`, then make the job's folders (for `layout_of`), on the loop's default executor:
+    in the standalone sidecar, the contract's thread. A /ready that comes sooner waits its turn there."""
+    def ahead() -> None:
+        providers.open_ahead(*kinds)
+        if layout_of is not None:
+            try:
+                make_layout(layout_of)
+            except OSError as error:
+                log.warning("making the job's folders ahead failed (retried on /ready): %s", error)
+
+    return asyncio.get_running_loop().run_in_executor(None, ahead)
 
 
 def run_standalone(host: str = "127.0.0.1") -> int:
@@ -130,7 +143,7 @@ def run_standalone(host: str = "127.0.0.1") -> int:
         log.info("opened ahead: %s", ", ".join(ahead))
 
     def listening(_port: int) -> None:
-        open_where_the_contract_runs(providers, ahead).add_done_callback(settled)
+        open_where_the_contract_runs(providers, ahead, config).add_done_callback(settled)
 
     try:
         finished = on_the_contract_thread(serve_until_signal(config, providers, host, on_listening=listening))

@@ -28,9 +28,8 @@ def prepare_inputs(config: SidecarConfig, providers: Providers) -> EventContext:
     context = providers.metadata.get_event_context(config.event_id)
     if context is None:
         raise ContractError(500, f"event {config.event_id}: no event context in the metadata store")
+    make_layout(config)
     data_dir = config.in_dir / "data"
-    for folder in (data_dir, config.out_dir / "data", config.out_dir / "events"):
-        _make_folder(folder, config.base_dir)
 
     # Every name is checked before the first download starts; each folder once (symlinks resolved).
     targets: dict[str, Path] = {}
@@ -79,6 +78,13 @@ def event_document(context: EventContext) -> dict[str, Any]:
         "data": dict(context.data),
         "files": sorted(normalize(name) for name in context.files),
     }
+
+
+def make_layout(config: SidecarConfig) -> None:
+    """The shared directory's folders: in/data, out/data, out/events. Idempotent: the standalone
+    sidecar makes them as it starts, while the module starts, and /ready makes sure of them."""
+    for folder in (config.in_dir / "data", config.out_dir / "data", config.out_dir / "events"):
+        _make_folder(folder, config.base_dir)
 
 
 def _make_folder(folder: Path, base_dir: Path) -> None:

@@ -76,6 +76,22 @@ def start_job_sidecar(home: Path, base_dir: Path, secret: str, port: int) -> sub
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def test_job_sidecar_makes_the_job_folders_before_the_first_call(home: Path, tmp_path: Path) -> None:
+    secret, port, base_dir = "job-secret-0123456789abcdef0123456789", free_port(), tmp_path / "job"
+    folders = [base_dir / "in" / "data", base_dir / "out" / "data", base_dir / "out" / "events"]
+    process = start_job_sidecar(home, base_dir, secret, port)
+    try:
+        wait_healthy(port, process)
+        give_up = time.monotonic() + DEADLINE
+        while not all(folder.is_dir() for folder in folders) and time.monotonic() < give_up:
+            time.sleep(0.05)
+        assert [folder.is_dir() for folder in folders] == [True, True, True]
+        assert list((base_dir / "in").iterdir()) == [base_dir / "in" / "data"]  # nothing fetched yet
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()["phase"] == "new"
+    finally:
+        stop(process)
+
+
 def test_job_sidecar_commits_and_exits_zero_after_done(
     home: Path, providers: Providers, tmp_path: Path
 ) -> None:
