@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -27,24 +28,27 @@ def blob_name(correlation_id: str, event_id: str, module: str, relative_path: st
     return check_blob_name(f"{correlation_id}/{event_id}/{module}/{relative_path}")
 
 
+NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_MODE = 0o644  # an ordinary file, not the owner-only mode of a temporary one
+
+
+def _new_file(path: str, _flags: int) -> int:
+    """open()'s opener for a file that must not exist yet, not even as a symlink."""
+    return os.open(path, NEW_FILE, FILE_MODE)
+
+
 def write_local(target: Path, fill: Callable[[BinaryIO], object]) -> None:
     """Write a fetched blob to the local file `target` with `fill`; a failure leaves no partial file.
 
     A file that does not exist yet is written in place: nobody reads it before the fetch returns (the
-    module reads in/ only after /ready), and a failed fill removes it. An existing file is replaced by
-    rename, so it stays whole until the new one is.
+    module reads in/ only after /ready), and a failed fill removes it. An existing file (or anything
+    else at that name) is replaced by rename from a fresh file beside it, so it stays whole until the
+    new one is. Neither open follows a symlink: one planted in in/ cannot redirect the write.
     """
     try:
-        stream = open(target, "xb")  # noqa: SIM115 - closed below, removed if the fill fails
+        stream = open(target, "wb", opener=_new_file)  # noqa: SIM115 - closed below, removed on failure
     except FileExistsError:
-        partial = target.with_name(f".{target.name}.partial")
-        try:
-            with open(partial, "wb") as replacement:
-                fill(replacement)
-            os.replace(partial, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
+        _replace_local(target, fill)
         return
     try:
         with stream:
@@ -53,6 +57,23 @@ def write_local(target: Path, fill: Callable[[BinaryIO], object]) -> None:
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
         raise
+
+
+def _replace_local(target: Path, fill: Callable[[BinaryIO], object]) -> None:
+    while True:
+        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+        try:
+            stream = open(partial, "wb", opener=_new_file)  # noqa: SIM115 - closed below
+            break
+        except FileExistsError:  # drawn before, or planted: draw again
+            continue
+    try:
+        with stream:
+            fill(stream)
+        os.replace(partial, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
 
 
 class BlobStore(ABC):

@@ -18,12 +18,13 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 from urllib.parse import quote_from_bytes, urlparse
 from urllib.request import url2pathname
 
-from shared.blob.base import BlobStore, check_blob_name
+from shared.blob.base import FILE_MODE, NEW_FILE, BlobStore, check_blob_name, write_local
 from shared.errors import InvalidName, NotFound
 
 CHUNK_BYTES = 1024 * 1024
@@ -32,8 +33,6 @@ SENDFILE_BYTES = 64 * 1024 * 1024  # per sendfile call; the kernel moves it with
 OPEN_FOLDERS = 32  # folders kept open per store: a few jobs' outputs at a time
 _TEMP_PREFIX = ".ion-partial-"
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_MODE = 0o644  # an ordinary file, not the owner-only mode of a temporary one
 
 Result = TypeVar("Result")
 
@@ -68,7 +67,7 @@ def _write_in(folder: int, file_name: str, source: BinaryIO) -> None:
     while True:
         temp = f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
         try:
-            fd = os.open(temp, _NEW_FILE, _FILE_MODE, dir_fd=folder)
+            fd = os.open(temp, NEW_FILE, FILE_MODE, dir_fd=folder)
             break
         except FileExistsError:  # another writer drew the same name: draw again
             continue
@@ -80,32 +79,6 @@ def _write_in(folder: int, file_name: str, source: BinaryIO) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp, dir_fd=folder)
         raise
-
-
-def _write_new_in(folder: int, file_name: str, source: BinaryIO) -> None:
-    """Like _write_in, but a file that does not exist yet is written in place (nobody can be reading
-    it): one rename less per file. A failed copy removes it."""
-    try:
-        fd = os.open(file_name, _NEW_FILE, _FILE_MODE, dir_fd=folder)
-    except FileExistsError:
-        _write_in(folder, file_name, source)
-        return
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _stream(source, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(file_name, dir_fd=folder)
-        raise
-
-
-def _open_local_folder(folder: str) -> int:
-    """A local folder outside the store (created if missing), for writing a fetched blob into."""
-    try:
-        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        os.makedirs(folder, exist_ok=True)
-        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def _removed(folder: int) -> bool:
@@ -248,12 +221,9 @@ class FilesystemBlobStore(BlobStore):
         with os.fdopen(fd, "rb", buffering=0) as source:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise NotFound(f"blob {name!r} does not exist (it is a folder of other blobs)")
-            target_folder, target_name = os.path.split(os.path.abspath(path))
-            folder = _open_local_folder(target_folder)
-            try:
-                _write_new_in(folder, target_name, source)
-            finally:
-                os.close(folder)
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_local(target, partial(_stream, source))
 
     def url(self, name: str) -> str:
         return self._uri(check_blob_name(name))

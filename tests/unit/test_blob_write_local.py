@@ -53,3 +53,21 @@ def test_a_failed_fill_leaves_no_file_and_keeps_an_existing_one(tmp_path: Path) 
             write_local(target, fill_with(b"0123456789", fail_after=4))
     assert os.listdir(tmp_path) == ["existing.bin"]
     assert existing.read_bytes() == b"old"
+
+
+def test_a_symlink_at_the_target_is_replaced_not_written_through(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not yours")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "planted.bin").symlink_to(outside)
+    (folder / "dangling.bin").symlink_to(tmp_path / "nowhere.txt")
+
+    write_local(folder / "planted.bin", fill_with(b"fetched"))
+    write_local(folder / "dangling.bin", fill_with(b"fetched too"))
+    assert outside.read_bytes() == b"not yours"
+    assert not (tmp_path / "nowhere.txt").exists()
+    assert not (folder / "planted.bin").is_symlink()
+    assert (folder / "planted.bin").read_bytes() == b"fetched"
+    assert (folder / "dangling.bin").read_bytes() == b"fetched too"
+    assert sorted(os.listdir(folder)) == ["dangling.bin", "planted.bin"]
