@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from shared.blob.base import write_local
 from shared.contract.config import SidecarConfig
 from shared.contract.errors import ContractError
 from shared.contract.paths import inside, normalize, relative_path_problem
@@ -102,7 +103,6 @@ def _make_folder(folder: Path, base_dir: Path) -> None:
 
 
 def _write_json(path: Path, document: Any) -> None:
-    # Write then rename: a module never sees half a file.
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
-    partial.replace(path)
+    # Like the fetched files: whole or not at all, and never through a link planted in in/.
+    content = json.dumps(document, indent=2, ensure_ascii=False).encode()
+    write_local(path, lambda stream: stream.write(content))

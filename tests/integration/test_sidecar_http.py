@@ -135,6 +135,27 @@ async def test_ready_delivers_files_in_sub_folders_and_meta_and_event(stores: St
     assert stores.calls == []  # /ready stores nothing
 
 
+async def test_ready_replaces_links_planted_in_in_and_writes_nothing_through_them(
+    stores: Stores, tmp_path: Path
+) -> None:
+    seed_event(stores, tmp_path, data={"camera": "north"}, files={"image0.png": b"\x89PNG one"})
+    job, outside = tmp_path / "job", tmp_path / "outside"
+    outside.mkdir()
+    (job / "in" / "data").mkdir(parents=True)
+    # Links where /ready writes, and where it once wrote its temporary files.
+    for name in ("meta.json", "event.json", "data/image0.png", "event.json.partial", "meta.json.partial"):
+        (outside / Path(name).name).write_text("keep")
+        (job / "in" / name).symlink_to(outside / Path(name).name)
+    async with served(make_config(job), stores.providers) as sidecar:
+        assert (await sidecar.call("/ready")).status_code == 200
+    assert [path.read_text() for path in outside.iterdir()] == ["keep"] * 5
+    for name in ("meta.json", "event.json", "data/image0.png"):
+        assert not (job / "in" / name).is_symlink()
+    assert (job / "in" / "data" / "image0.png").read_bytes() == b"\x89PNG one"
+    assert json.loads((job / "in" / "event.json").read_text())["id"] == "parent-event-1"
+    assert json.loads((job / "in" / "meta.json").read_text()) == [{"key": "camera", "value": "north"}]
+
+
 async def test_ready_without_data_writes_no_meta_json(stores: Stores, tmp_path: Path) -> None:
     seed_event(stores, tmp_path)
     job = tmp_path / "job"
