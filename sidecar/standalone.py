@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
-from shared.contract import SidecarConfig
+from shared.contract import ContractError, SidecarConfig
 from shared.contract.inputs import make_layout
 from shared.providers import LazyProviders, Providers
 from shared.settings import IonSettings
@@ -115,7 +115,7 @@ def open_where_the_contract_runs(
         if layout_of is not None:
             try:
                 make_layout(layout_of)
-            except OSError as error:
+            except (OSError, ContractError) as error:
                 log.warning("making the job's folders ahead failed (retried on /ready): %s", error)
 
     return asyncio.get_running_loop().run_in_executor(None, ahead)

@@ -11,7 +11,7 @@ from typing import Any
 from shared.blob.base import write_local
 from shared.contract.config import SidecarConfig
 from shared.contract.errors import ContractError
-from shared.contract.paths import inside, normalize, relative_path_problem
+from shared.contract.paths import inside, linked_part, normalize, relative_path_problem
 from shared.contract.transfer import transfer_all
 from shared.errors import InvalidName, NotFound
 from shared.models import EventContext
@@ -81,11 +81,19 @@ def event_document(context: EventContext) -> dict[str, Any]:
     }
 
 
+LAYOUT = ("in/data", "out/data", "out/events")
+
+
 def make_layout(config: SidecarConfig) -> None:
     """The shared directory's folders: in/data, out/data, out/events. Idempotent: the standalone
-    sidecar makes them as it starts, while the module starts, and /ready makes sure of them."""
-    for folder in (config.in_dir / "data", config.out_dir / "data", config.out_dir / "events"):
-        _make_folder(folder, config.base_dir)
+    sidecar makes them as it starts, while the module starts, and /ready makes sure of them.
+    ContractError (500) when one of them, or a folder on the way, is a symlink."""
+    for relative in LAYOUT:
+        linked = linked_part(config.base_dir, relative)
+        if linked is not None:
+            raise ContractError(500, f"{linked}/ is a symlink; it must be a folder of the shared directory")
+    for relative in LAYOUT:
+        _make_folder(config.base_dir / relative, config.base_dir)
 
 
 def _make_folder(folder: Path, base_dir: Path) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from shared.blob.base import blob_name
 from shared.contract.config import SidecarConfig
 from shared.contract.errors import ContractError
-from shared.contract.paths import inside, normalize, relative_path_problem
+from shared.contract.paths import inside, linked_part, normalize, relative_path_problem
 from shared.errors import InvalidName
 from shared.ids import child_event_id
 from shared.models import EVENT_TYPE_PATTERN, Event, EventContext
@@ -52,6 +52,8 @@ def _fail(where: str, problem: str) -> ContractError:
 def validate_outputs(config: SidecarConfig) -> OutputPlan:
     """Validate out/ as a whole; raise ContractError(400) naming the file and the problem."""
     out = config.out_dir
+    if linked_part(config.base_dir, "out") is not None:
+        raise _fail("out/", "is a symlink; it must be a folder of the shared directory")
     files = _output_files(out / "data", config)
     insight = _read_insight(out / "meta.json")
     events = [_read_event(path, files, config) for path in _event_files(out / "events")]

@@ -32,3 +32,19 @@ def inside(path: Path, root: Path) -> bool:
     resolved = path.resolve()
     base = root.resolve()
     return resolved == base or base in resolved.parents
+
+
+def linked_part(base_dir: Path, relative: str) -> str | None:
+    """The first folder on the way from `base_dir` to `relative` (itself included) that is a symlink,
+    as a relative path, or None. Missing parts are fine: the sidecar makes them as real folders.
+
+    A link there would make every containment check pass (both sides resolve through it) and send the
+    sidecar's reads and writes wherever the module pointed it.
+    """
+    path = base_dir
+    parts = relative.split("/")
+    for depth, part in enumerate(parts, start=1):
+        path = path / part
+        if path.is_symlink():
+            return "/".join(parts[:depth])
+    return None

@@ -234,6 +234,43 @@ async def test_symlink_out_of_out_data_is_400_and_commits_nothing(stores: Stores
     assert_nothing_committed(stores)
 
 
+async def test_out_replaced_by_a_link_after_ready_is_400_and_reads_nothing_through_it(
+    stores: Stores, tmp_path: Path
+) -> None:
+    seed_event(stores, tmp_path)
+    job, elsewhere = tmp_path / "job", tmp_path / "elsewhere"
+    # Somewhere with the shape of out/: every check inside it would pass, since both sides resolve.
+    write_file(elsewhere / "data" / "token", b"not for the blob store")
+    write_json(elsewhere / "events" / "e1.json", {"eventType": "face_detected", "files": ["token"]})
+    async with served(make_config(job), stores.providers) as sidecar:
+        assert (await sidecar.call("/ready")).status_code == 200
+        (job / "out" / "data").rmdir()
+        (job / "out" / "events").rmdir()
+        (job / "out").rmdir()
+        (job / "out").symlink_to(elsewhere)
+        response = await sidecar.call("/done")
+        assert response.status_code == 400
+        assert response.json()["message"].startswith("out/: is a symlink")
+    assert_nothing_committed(stores)
+
+
+@pytest.mark.parametrize("linked", ["in", "in/data", "out"])
+async def test_ready_refuses_a_link_on_the_way_to_its_folders_and_writes_nothing_through_it(
+    stores: Stores, tmp_path: Path, linked: str
+) -> None:
+    seed_event(stores, tmp_path, data={"camera": "north"}, files={"image0.png": b"\x89PNG one"})
+    job, elsewhere = tmp_path / "job", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (job / linked).parent.mkdir(parents=True, exist_ok=True)
+    (job / linked).symlink_to(elsewhere)
+    async with served(make_config(job), stores.providers) as sidecar:
+        response = await sidecar.call("/ready")
+        assert response.status_code == 500
+        assert response.json()["message"] == f"{linked}/ is a symlink; it must be a folder of the shared directory"
+        assert (await sidecar.call("/healthz")).json()["phase"] == "new"  # /ready may be called again
+    assert list(elsewhere.iterdir()) == []
+
+
 async def test_a_refused_done_can_be_fixed_and_called_again(stores: Stores, tmp_path: Path) -> None:
     seed_event(stores, tmp_path)
     job = tmp_path / "job"
