@@ -30,11 +30,36 @@ def blob_name(correlation_id: str, event_id: str, module: str, relative_path: st
 
 NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_MODE = 0o644  # an ordinary file, not the owner-only mode of a temporary one
+TEMP_PREFIX = ".ion-partial-"  # a fixed length, so any file name that fits has a temporary name that fits
 
 
-def _new_file(path: str, _flags: int) -> int:
-    """open()'s opener for a file that must not exist yet, not even as a symlink."""
-    return os.open(path, NEW_FILE, FILE_MODE)
+def _new_file(folder: int | None) -> Callable[[str, int], int]:
+    """open()'s opener for a file that must not exist yet, not even as a symlink (relative to the
+    descriptor `folder` when given)."""
+    return lambda path, _flags: os.open(path, NEW_FILE, FILE_MODE, dir_fd=folder)
+
+
+def write_replacing(name: str | Path, fill: Callable[[BinaryIO], object], folder: int | None = None) -> None:
+    """Write a fresh, randomly named file beside `name` with `fill`, then rename it over `name`:
+    readers see the old file or the new one whole, and a failure leaves the old one. `name` is
+    relative to the descriptor `folder` when given. The fresh file is created exclusively and never
+    through a symlink; the rename replaces a symlink at `name` rather than following it."""
+    directory = os.path.dirname(name)
+    while True:
+        temp = os.path.join(directory, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
+        try:
+            stream = open(temp, "wb", opener=_new_file(folder))  # noqa: SIM115 - closed below
+            break
+        except FileExistsError:  # drawn before, by another writer, or planted: draw again
+            continue
+    try:
+        with stream:
+            fill(stream)
+        os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp, dir_fd=folder)
+        raise
 
 
 def write_local(target: Path, fill: Callable[[BinaryIO], object]) -> None:
@@ -42,13 +67,13 @@ def write_local(target: Path, fill: Callable[[BinaryIO], object]) -> None:
 
     A file that does not exist yet is written in place: nobody reads it before the fetch returns (the
     module reads in/ only after /ready), and a failed fill removes it. An existing file (or anything
-    else at that name) is replaced by rename from a fresh file beside it, so it stays whole until the
-    new one is. Neither open follows a symlink: one planted in in/ cannot redirect the write.
+    else at that name) is replaced by write_replacing, so it stays whole until the new one is. Neither
+    open follows a symlink: one planted in in/ cannot redirect the write.
     """
     try:
-        stream = open(target, "wb", opener=_new_file)  # noqa: SIM115 - closed below, removed on failure
+        stream = open(target, "wb", opener=_new_file(None))  # noqa: SIM115 - closed below, removed on failure
     except FileExistsError:
-        _replace_local(target, fill)
+        write_replacing(target, fill)
         return
     try:
         with stream:
@@ -57,23 +82,6 @@ def write_local(target: Path, fill: Callable[[BinaryIO], object]) -> None:
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
         raise
-
-
-def _replace_local(target: Path, fill: Callable[[BinaryIO], object]) -> None:
-    while True:
-        partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
-        try:
-            stream = open(partial, "wb", opener=_new_file)  # noqa: SIM115 - closed below
-            break
-        except FileExistsError:  # drawn before, or planted: draw again
-            continue
-    try:
-        with stream:
-            fill(stream)
-        os.replace(partial, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
 
 
 class BlobStore(ABC):

@@ -12,7 +12,6 @@ import contextlib
 import errno
 import io
 import os
-import secrets
 import shutil
 import stat
 import threading
@@ -24,14 +23,13 @@ from typing import BinaryIO, TypeVar
 from urllib.parse import quote_from_bytes, urlparse
 from urllib.request import url2pathname
 
-from shared.blob.base import FILE_MODE, NEW_FILE, BlobStore, check_blob_name, write_local
+from shared.blob.base import BlobStore, check_blob_name, write_local, write_replacing
 from shared.errors import InvalidName, NotFound
 
 CHUNK_BYTES = 1024 * 1024
 SENDFILE_MIN_BYTES = 64 * 1024  # below this one read and one write cost no more than a sendfile
 SENDFILE_BYTES = 64 * 1024 * 1024  # per sendfile call; the kernel moves it without a user buffer
 OPEN_FOLDERS = 32  # folders kept open per store: a few jobs' outputs at a time
-_TEMP_PREFIX = ".ion-partial-"
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 Result = TypeVar("Result")
@@ -54,31 +52,6 @@ def _stream(source: BinaryIO, out: BinaryIO) -> None:
             if sent or error.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
                 raise
     shutil.copyfileobj(source, out, CHUNK_BYTES)
-
-
-def _write_in(folder: int, file_name: str, source: BinaryIO) -> None:
-    """Stream into a temporary file in `folder` (a descriptor), then rename it to `file_name`:
-    readers never see half a file, and a failed copy leaves the old one.
-
-    No fsync: the store is as durable as the embedded SQLite stores beside it (WAL, synchronous=NORMAL).
-    A crash of Ion loses nothing (the page cache outlives the process); a power cut may lose the last
-    writes of both, like any file copy. Syncing every blob would cost a disk flush per file.
-    """
-    while True:
-        temp = f"{_TEMP_PREFIX}{secrets.token_hex(8)}"
-        try:
-            fd = os.open(temp, NEW_FILE, FILE_MODE, dir_fd=folder)
-            break
-        except FileExistsError:  # another writer drew the same name: draw again
-            continue
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _stream(source, out)
-        os.rename(temp, file_name, src_dir_fd=folder, dst_dir_fd=folder)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp, dir_fd=folder)
-        raise
 
 
 def _removed(folder: int) -> bool:
@@ -195,10 +168,14 @@ class FilesystemBlobStore(BlobStore):
         return os.open(child, _FOLDER, dir_fd=folder)
 
     def put(self, path: Path, name: str) -> str:
+        # Written under a temporary name and renamed: readers never see half a blob. No fsync: the
+        # store is as durable as the embedded SQLite stores beside it (WAL, synchronous=NORMAL). A
+        # crash of Ion loses nothing (the page cache outlives the process); a power cut may lose the
+        # last writes of both, like any file copy. Syncing every blob would cost a disk flush per file.
         def store(folder: int, file_name: str) -> None:
             with open(path, "rb", buffering=0) as source:
                 try:
-                    _write_in(folder, file_name, source)
+                    write_replacing(file_name, partial(_stream, source), folder)
                 except IsADirectoryError:
                     raise InvalidName(f"blob name {name!r} is a folder of other blobs") from None
 

@@ -12,6 +12,7 @@ from azure.core.exceptions import ServiceResponseError
 from azure.storage.blob import BlobServiceClient, StorageStreamDownloader
 
 from shared.blob.azureblob import BLOCK_SIZE, AzureBlobStore
+from shared.blob.base import TEMP_PREFIX
 from shared.errors import InvalidName, NotFound, TransientError
 from shared.settings import IonSettings
 from tests.emulators import Azurite
@@ -84,7 +85,7 @@ def test_a_get_cut_off_mid_transfer_leaves_no_partial_file_and_keeps_an_existing
             store.get("corr/ev/mod/big.bin", target)
     # A new file is written in place, an existing one beside it under a fresh name.
     assert written_to[0] == "new.bin"
-    assert written_to[1].startswith(".existing.bin.") and written_to[1].endswith(".partial")
+    assert written_to[1].startswith(TEMP_PREFIX)
     assert os.listdir(tmp_path / "in") == ["existing.bin"]
     assert existing.read_bytes() == b"old"
 

@@ -71,3 +71,11 @@ def test_a_symlink_at_the_target_is_replaced_not_written_through(tmp_path: Path)
     assert (folder / "planted.bin").read_bytes() == b"fetched"
     assert (folder / "dangling.bin").read_bytes() == b"fetched too"
     assert sorted(os.listdir(folder)) == ["dangling.bin", "planted.bin"]
+
+
+def test_an_existing_file_with_the_longest_name_is_replaced(tmp_path: Path) -> None:
+    target = tmp_path / ("n" * 255)  # NAME_MAX: the temporary name must not grow with it
+    target.write_bytes(b"old")
+    write_local(target, fill_with(b"new"))
+    assert target.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == [target.name]
